@@ -1,1 +1,84 @@
+"""The SIPAS survey server: a thin Flask layer over ``forms`` and ``analysis``."""
 
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_babel import get_locale
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from survey.config import defaults
+from survey.extensions import babel, csrf, db, limiter, login_manager
+
+
+class ConfigurationError(RuntimeError):
+    """The application cannot start with this configuration."""
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    Configuration is read in this order: code defaults (:mod:`survey.config`), ``SIPAS_*``
+    environment variables, then ``test_config``.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(defaults(app.instance_path))
+    app.config.from_prefixed_env(prefix="SIPAS")
+    if test_config is not None:
+        app.config.update(test_config)
+    _require_secret_key(app)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    with app.app_context():
+        _tune_sqlite(db.engine)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    from survey.i18n import select_locale
+
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["get_locale"] = get_locale
+
+    from survey import admin, api, citizen, errors
+
+    app.register_blueprint(citizen.bp)
+    app.register_blueprint(admin.bp, url_prefix="/admin")
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
+    csrf.exempt(api.bp)
+    errors.init_app(app)
+    return app
+
+
+def _require_secret_key(app: Flask) -> None:
+    """Refuse to run in production without a secret key; use a throwaway one in debug/tests."""
+    if app.config.get("SECRET_KEY"):
+        return
+    if app.debug or app.testing:
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        return
+    raise ConfigurationError(
+        "SIPAS_SECRET_KEY is not set. Set it to a long random string (it signs sessions and "
+        "dossier QR tokens), e.g. SIPAS_SECRET_KEY=$(python -c 'import secrets; "
+        "print(secrets.token_hex(32))')"
+    )
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    """Turn on WAL, foreign keys and a busy timeout for every SQLite connection."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()

@@ -1,0 +1,51 @@
+"""Configuration defaults and load order.
+
+Load order in :func:`survey.create_app`: the defaults below, then environment variables with the
+``SIPAS_`` prefix (``SIPAS_SECRET_KEY``, ``SIPAS_SQLALCHEMY_DATABASE_URI``,
+``SIPAS_RATELIMIT_STORAGE_URI`` ...; values are parsed as JSON when they look like JSON), then the
+``test_config`` mapping. Nothing is read at import time.
+
+Every key the application reads is listed here with its meaning.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+DEFAULT_INSTANCE_DB = "sipas.db"
+
+
+def defaults(instance_path: str) -> dict[str, Any]:
+    """Return the default configuration for an app whose instance folder is ``instance_path``."""
+    return {
+        # Signing key for sessions, CSRF and dossier tokens. Required outside debug/testing.
+        "SECRET_KEY": None,
+        # SQLAlchemy URL. SQLite (WAL) in the instance folder by default; PostgreSQL in production,
+        # e.g. postgresql+psycopg://user@host/dbname.
+        "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(Path(instance_path) / DEFAULT_INSTANCE_DB),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Rate-limit storage shared by all app instances (Flask-Limiter URI), e.g.
+        # redis://127.0.0.1:6379/0. memory:// is per process and only fit for the demo and tests.
+        "RATELIMIT_STORAGE_URI": "memory://",
+        # Limits on the citizen submission endpoints (Flask-Limiter syntax).
+        "SIPAS_SUBMIT_RATE_LIMIT": "30 per minute",
+        # Largest request body accepted, in bytes (a SIPAS response is a few kB).
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        # Default questionnaire at counters.
+        "SIPAS_DEFAULT_FORM": "sipas-counter",
+        # Days a dossier QR token stays valid after it is issued.
+        "SIPAS_TOKEN_MAX_AGE_DAYS": 60,
+        # Kiosk: seconds of inactivity before the form resets for the next citizen.
+        "SIPAS_KIOSK_IDLE_SECONDS": 60,
+        # Quality flag: a response submitted faster than this many seconds is flagged too_fast.
+        "SIPAS_MIN_SECONDS": 15,
+        # Languages offered; the first is the default.
+        "BABEL_DEFAULT_LOCALE": "vi",
+        "SIPAS_LANGUAGES": ["vi", "en"],
+        "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
+        # CSRF tokens on citizen forms must outlive a slow respondent and a kiosk left idle.
+        "WTF_CSRF_TIME_LIMIT": None,
+        # Base URL printed in QR codes (scheme://host[:port]); the request host when unset.
+        "SIPAS_PUBLIC_BASE_URL": None,
+    }

@@ -30,6 +30,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": "memory://",
         # Limits on the citizen submission endpoints (Flask-Limiter syntax).
         "SIPAS_SUBMIT_RATE_LIMIT": "30 per minute",
+        # Limit on officials' sign-in attempts per client address (Flask-Limiter syntax).
+        "SIPAS_LOGIN_RATE_LIMIT": "10 per minute",
         # Largest request body accepted, in bytes (a SIPAS response is a few kB).
         "MAX_CONTENT_LENGTH": 64 * 1024,
         # Default questionnaire at counters.
@@ -38,6 +40,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SIPAS_TOKEN_MAX_AGE_DAYS": 60,
         # Kiosk: seconds of inactivity before the form resets for the next citizen.
         "SIPAS_KIOSK_IDLE_SECONDS": 60,
+        # Kiosk: seconds the thank-you page stays before a fresh form (a meta refresh, no script).
+        "SIPAS_KIOSK_THANKS_SECONDS": 8,
         # Quality flag: a response submitted faster than this many seconds is flagged too_fast.
         "SIPAS_MIN_SECONDS": 15,
         # Languages offered; the first is the default.

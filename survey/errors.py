@@ -7,7 +7,38 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
+
+# Messages for the stable codes of ``survey.repository.SubmissionError`` and of the JSON API's own
+# input checks; the one place they are written (translations live in the message catalog).
+SUBMISSION_MESSAGES = {
+    "invalid_submission": _l("The submission could not be accepted."),
+    "unknown_form": _l("This questionnaire does not exist."),
+    "wrong_form_version": _l(
+        "This version of the questionnaire is no longer accepted. Please reload the page."
+    ),
+    "invalid_answers": _l("Some answers are not valid. Please check them and try again."),
+    "unknown_counter": _l("This counter is not known. Please scan the QR code again."),
+    "unknown_field": _l("This procedure field is not known."),
+    "unknown_agency": _l("This agency is not known."),
+    "unknown_procedure": _l("This procedure is not known."),
+    "conflicting_resubmission": _l(
+        "A different response with this identifier was already received."
+    ),
+    "token_already_used": _l(
+        "This receipt's QR code was already used to give feedback. Thank you!"
+    ),
+    "token_invalid": _l("This QR code is not valid. Please ask the counter for a new one."),
+    "token_expired": _l("This QR code has expired. Please ask the counter for a new one."),
+    "invalid_json": _l("The request body must be a JSON object."),
+    "unsupported_media_type": _l("Send the submission as application/json."),
+    "missing_field": _l("A required field is missing."),
+    "invalid_field": _l("A field has the wrong type or value."),
+    "unauthorized": _l("A valid API key is required (Authorization: Bearer <key>)."),
+    "not_found": _l("Nothing was found with this identifier."),
+    "request_too_large": _l("The submission is too large."),
+}
 
 
 def wants_json() -> bool:

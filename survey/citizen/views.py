@@ -1,1 +1,83 @@
-"""Views of this blueprint."""
+"""Citizen pages: counter QR (``/s/``), dossier QR (``/d/``), kiosk (``/k/``) and thank-you pages.
+
+Every view parses the URL, calls :mod:`survey.citizen.pages` and responds. Pages work without
+JavaScript; the only script is the kiosk's idle reset.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from survey.citizen import bp, pages
+from survey.extensions import csrf, limiter
+from survey.i18n import language_links, remember_locale
+from survey.tokens import TokenError, TokenExpired
+
+bp.after_app_request(remember_locale)
+
+
+@bp.app_context_processor
+def _template_helpers() -> dict[str, object]:
+    return {"language_links": language_links}
+
+
+def _submit_limit() -> str:
+    return current_app.config["SIPAS_SUBMIT_RATE_LIMIT"]
+
+
+@bp.route("/s/<counter_code>", methods=["GET", "POST"])
+@csrf.exempt  # checked in pages.handle_post, so that a stale page keeps its answers
+@limiter.limit(_submit_limit, methods=["POST"])
+def counter_survey(counter_code: str) -> ResponseReturnValue:
+    """The questionnaire reached from a counter's QR code (``?f=`` fixes the field)."""
+    place = pages.counter_place(counter_code, request.args.get("f"), kiosk=False)
+    if request.method == "POST":
+        return pages.handle_post(place, url_for(".thanks"))
+    return pages.show_form(place)
+
+
+@bp.route("/k/<counter_code>", methods=["GET", "POST"])
+@csrf.exempt
+@limiter.limit(_submit_limit, methods=["POST"])
+def kiosk_survey(counter_code: str) -> ResponseReturnValue:
+    """The questionnaire on a tablet standing at a counter; resets for the next citizen."""
+    place = pages.counter_place(counter_code, request.args.get("f"), kiosk=True)
+    if request.method == "POST":
+        return pages.handle_post(place, url_for(".kiosk_thanks", counter_code=counter_code))
+    return pages.show_form(place)
+
+
+@bp.route("/d/<token>", methods=["GET", "POST"])
+@csrf.exempt
+@limiter.limit(_submit_limit, methods=["POST"])
+def dossier_survey(token: str) -> ResponseReturnValue:
+    """The questionnaire reached from the single-use QR code on a dossier receipt."""
+    try:
+        claims = pages.verify_token(token)
+    except TokenExpired:
+        return pages.message_page("token_expired", 410)
+    except TokenError:
+        return pages.message_page("token_invalid", 400)
+    place = pages.dossier_place(claims)
+    if request.method == "POST":
+        return pages.handle_post(place, url_for(".thanks"))
+    if pages.lookups.token_used(claims.token_id):
+        return pages.message_page("token_used", 409, place=place)
+    return pages.show_form(place)
+
+
+@bp.route("/thanks")
+def thanks() -> ResponseReturnValue:
+    """Thank-you page after a submission."""
+    return render_template("citizen/thanks.html", form=pages.default_form(), refresh_url=None)
+
+
+@bp.route("/k/<counter_code>/thanks")
+def kiosk_thanks(counter_code: str) -> ResponseReturnValue:
+    """Kiosk thank-you page; it returns to a fresh form (in Vietnamese) after a few seconds."""
+    pages.counter_place(counter_code, None, kiosk=True)
+    refresh_url = url_for(".kiosk_survey", counter_code=counter_code, lang="vi")
+    return render_template(
+        "citizen/thanks.html", form=pages.default_form(), refresh_url=refresh_url
+    )

@@ -1,0 +1,304 @@
+r"""Satisfaction indices (SIPAS): criterion shares, factor, aspect and overall indices.
+
+For item :math:`j` and respondent :math:`i` with weight :math:`w_i`: :math:`a_{ij}=1` when the
+answer is valid (1–5), :math:`s_{ij}=1` when valid and at least the form's satisfied threshold.
+
+* Criterion index :math:`R_j = 100\,\sum_i w_i s_{ij} / \sum_i w_i a_{ij}` (a ratio estimator;
+  R: ``svyratio(~s0_j, ~a_j, design)``).
+* Version A (default): factor index = weighted mean of its criterion indices, aspect = of its
+  factors, SIPAS = of the factors or aspects (``form.aggregation``); linearised score
+  :math:`z_i=\sum_j c_j\,\delta_i (s_{ij}-\hat P_j a_{ij})/\hat T_{a_j}`
+  (R: ``svycontrast(svytotal(~s0_1+...+a_1+...), quote((s0_1/a_1+...)/k))``).
+* Version B: the domain mean of each respondent's score :math:`r_{ie}` (share of satisfied
+  answers within the index; R: ``svymean(~r_e, subset(design, !is.na(r_e)))``).
+
+Every estimate gets an SE (Taylor linearisation, :mod:`analysis.variance`), an interval
+(:mod:`analysis.intervals`), :math:`n`, :math:`n^*`, a design effect, degrees of freedom and a
+reliability verdict (:mod:`analysis.reliability`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal, get_args
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from analysis.counts import score_item
+from analysis.design import Design
+from analysis.errors import AnalysisError
+from analysis.estimators import (
+    Domains,
+    PreparedCounts,
+    RatioSpec,
+    check_nonempty,
+    domains_by,
+    prepare,
+    ratio_estimates,
+    response_presence,
+)
+from analysis.hierarchy import Hierarchy, hierarchy_from_form
+from analysis.intervals import share_intervals
+from analysis.reliability import NCHS_2017, ReliabilityRule, assess
+from analysis.results import RESULT_COLUMNS, IndexResult
+from analysis.variance import Linearized, domain_df, variance
+
+__all__ = ["CIMethod", "IndicatorFit", "estimate_indicators", "satisfaction_indices"]
+
+CIMethod = Literal["logit", "beta", "wilson", "wald", "wald_z"]
+DeffKind = Literal["without_replacement", "replace"]
+
+
+def satisfaction_indices(
+    counts: pd.DataFrame,
+    form: Any,
+    design: Design | None = None,
+    *,
+    by: Sequence[str] = (),
+    version: Literal["A", "B"] = "A",
+    ci: CIMethod = "logit",
+    confidence: float = 0.95,
+    deff: DeffKind = "without_replacement",
+    reliability: ReliabilityRule | None = NCHS_2017,
+    parents: Mapping[str, str | None] | None = None,
+    rollup_column: str = "agency_code",
+    hierarchy: Hierarchy | None = None,
+) -> IndexResult:
+    r"""Criterion, factor, aspect and SIPAS indices for every group of ``by``.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        The count table (:mod:`analysis.counts`), built with the ``by`` columns.
+    form : forms.Form
+        The questionnaire (criteria, factors, aspects, aggregation weights, threshold).
+    design : Design, optional
+        Lonely-PSU rule, df rule, calibration (the count table already carries strata, PSUs
+        and weights). Default ``Design()``.
+    by : sequence of str
+        Group columns; ``()`` is the whole sample. Groups are domains of one design.
+    version : {"A", "B"}
+        Factor/aspect/SIPAS definition: A = mean of criterion indices, B = mean respondent
+        score.
+    ci : {"logit", "beta", "wilson", "wald", "wald_z"}
+        Interval method. ``beta`` (Korn–Graubard, NCHS conventions) and ``wilson`` apply to
+        criterion shares; index rows then use ``logit`` (see ``ci_method``). ``wald`` uses t
+        with the df rule, ``wald_z`` the normal quantile. At an estimate of 0 or 100 (SE 0) the
+        logit interval is replaced by Korn–Graubard with :math:`n^*=n` (noted in ``ci_note``).
+    confidence : float
+        Two-sided level, e.g. 0.95.
+    deff : {"without_replacement", "replace"}
+        Reference variance of the design effect: R's ``svymean(deff=TRUE)``
+        (:math:`(1-n/\hat N)s^2/n`) or ``deff="replace"`` (:math:`s^2/n`).
+    reliability : ReliabilityRule or None
+        Presentation rule (default NCHS 2017); ``None`` flags nothing.
+    parents : mapping, optional
+        ``{unit: parent}``; with it, the domain of a ``rollup_column`` unit is its subtree.
+    rollup_column : str
+        Column the parent map applies to.
+    hierarchy : Hierarchy, optional
+        Override the form's aggregation tree.
+
+    Returns
+    -------
+    IndexResult
+        Long table (group columns + ``level, indicator, estimate, se, ci_low, ci_high, n,
+        n_eff, deff, df, suppressed, suppression_reason, flags, ci_method, ci_note,
+        version``) and the joint covariance (:meth:`IndexResult.covariance`).
+
+    Notes
+    -----
+    ``n`` is the number of valid answers for a criterion and the number of respondents with at
+    least one valid answer in the index for an index. ``df`` follows ``design.df``: R's
+    ``degf`` of the domain subset (criterion: answered rows in the group; index A: the group;
+    index B: respondents with a score) or the full-design df. The design effect of a share
+    or of a version-B index is R's ``svymean`` deff; for a version-A index (not a mean of a
+    variable) the reference variance is the binomial one,
+    :math:`(1-n/\hat N)\,\hat\theta(1-\hat\theta)/(n-1)`. An index is NaN in a group where
+    one of its criteria has no valid answer.
+    """
+    design = design or Design()
+    if version not in ("A", "B"):
+        raise AnalysisError(f"unknown index version {version!r}; use 'A' or 'B'")
+    if ci not in get_args(CIMethod):
+        raise AnalysisError(f"unknown interval method {ci!r}; use {list(get_args(CIMethod))}")
+    if deff not in get_args(DeffKind):
+        raise AnalysisError(f"unknown deff kind {deff!r}; use {list(get_args(DeffKind))}")
+    if not 0.0 < confidence < 1.0:
+        raise AnalysisError(f"confidence must be in (0, 1), got {confidence!r}")
+    tree = hierarchy or hierarchy_from_form(form)
+    prep = prepare(counts, design)
+    domains = domains_by(counts, by, parents=parents, rollup_column=rollup_column)
+    check_nonempty(prep, domains)
+    structure = prep.structure
+
+    fit = estimate_indicators(prep, domains, tree, version)
+    lin = fit.lin
+    var = variance(structure, lin)
+    p = lin.estimate
+    se = np.sqrt(var)
+    if design.df == "design":
+        df = np.full(p.size, float(structure.design_df))
+    else:
+        df = domain_df(structure, lin.present)
+    n, total_x, is_crit = fit.n, fit.total_x, fit.is_criterion
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s2 = n / (n - 1) * fit.srs_sum / total_x
+        v_srs = s2 / n * ((1 - n / total_x) if deff == "without_replacement" else 1.0)
+        design_effect = var / v_srs
+    low, high, method, note, n_eff = share_intervals(
+        p, se, n, df, design_effect, is_crit, ci, confidence
+    )
+    if reliability is not None:
+        suppressed, reason, flags = assess(reliability, p, n_eff, low, high, df)
+    else:
+        suppressed = np.zeros(p.size, dtype=bool)
+        reason = flags = np.full(p.size, "", dtype=object)
+
+    labels = domains.labels.reset_index(drop=True)
+    table = labels.iloc[fit.domain].reset_index(drop=True)
+    table["level"] = fit.level
+    table["indicator"] = fit.indicator
+    table["estimate"] = 100 * p
+    table["se"] = 100 * se
+    table["ci_low"] = 100 * low
+    table["ci_high"] = 100 * high
+    table["n"] = n.astype(np.int64)
+    table["n_eff"] = n_eff
+    table["deff"] = design_effect
+    table["df"] = df
+    table["suppressed"] = suppressed
+    table["suppression_reason"] = reason
+    table["flags"] = flags
+    table["ci_method"] = method
+    table["ci_note"] = note
+    table["version"] = version
+    table = table[[*labels.columns, *RESULT_COLUMNS]]
+    return IndexResult(
+        table=table,
+        by=tuple(labels.columns),
+        version=version,
+        ci=ci,
+        confidence=confidence,
+        df_rule=design.df,
+        _structure=structure,
+        _lin=lin,
+    )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class IndicatorFit:
+    """All criteria and indices of every domain, criteria first (domain-major in each part).
+
+    ``srs_sum`` is :math:`\\sum w (y-\\hat R x)^2` for shares and version-B indices and the
+    binomial :math:`\\hat N\\hat\\theta(1-\\hat\\theta)` for version-A indices.
+    """
+
+    lin: Linearized
+    domain: np.ndarray
+    level: np.ndarray
+    indicator: np.ndarray
+    n: np.ndarray
+    total_x: np.ndarray
+    srs_sum: np.ndarray
+    is_criterion: np.ndarray
+
+
+def estimate_indicators(
+    prep: PreparedCounts, domains: Domains, tree: Hierarchy, version: str
+) -> IndicatorFit:
+    """Estimates and linearised scores of every criterion and index in every domain."""
+    valid_codes = np.array(tree.valid_codes, dtype=float)
+
+    def _valid(a: np.ndarray) -> np.ndarray:
+        return np.isin(a, valid_codes).astype(float)
+
+    def _satisfied(a: np.ndarray) -> np.ndarray:
+        return _valid(a) * (a >= tree.satisfied_threshold)
+
+    crit = [RatioSpec(j, _satisfied, _valid) for j in tree.criteria]
+    nodes = list(tree.nodes)
+    scores = [RatioSpec(score_item(n.level, n.key), _identity, np.ones_like) for n in nodes]
+    est = ratio_estimates(prep, domains, crit + scores)
+    n_c, n_s, n_d = len(crit), len(scores), domains.size
+    width = n_c + n_s
+    crit_cols = (np.arange(n_d)[:, None] * width + np.arange(n_c)[None, :]).ravel()
+    score_cols = (np.arange(n_d)[:, None] * width + n_c + np.arange(n_s)[None, :]).ravel()
+    lin_c = est.lin.select(crit_cols)
+    if version == "A":
+        lin_i = _version_a(est.lin, tree, nodes, n_d, width, response_presence(prep, domains))
+    else:
+        lin_i = est.lin.select(score_cols)
+    lin = Linearized(
+        estimate=np.concatenate([lin_c.estimate, lin_i.estimate]),
+        scores=sp.hstack([lin_c.scores, lin_i.scores], format="csr"),
+        cell_scores=None
+        if lin_c.cell_scores is None or lin_i.cell_scores is None
+        else np.hstack([lin_c.cell_scores, lin_i.cell_scores]),
+        present=sp.hstack([lin_c.present, lin_i.present], format="csr").astype(bool),
+    )
+    total_x = np.concatenate([est.total_x[crit_cols], est.total_x[score_cols]])
+    srs_sum = np.concatenate([est.srs_sum[crit_cols], est.srs_sum[score_cols]])
+    if version == "A":  # binomial reference for version-A indices (not means of a variable)
+        p_i = lin_i.estimate
+        srs_sum[crit_cols.size :] = p_i * (1 - p_i) * est.total_x[score_cols]
+    node_level = np.array([nd.level for nd in nodes], dtype=object)
+    return IndicatorFit(
+        lin=lin,
+        domain=np.concatenate([np.repeat(np.arange(n_d), n_c), np.repeat(np.arange(n_d), n_s)]),
+        level=np.concatenate(
+            [np.full(n_d * n_c, "criterion", dtype=object), np.tile(node_level, n_d)]
+        ),
+        indicator=np.concatenate(
+            [
+                np.tile(np.array(tree.criteria, dtype=object), n_d),
+                np.tile(np.array([nd.key for nd in nodes], dtype=object), n_d),
+            ]
+        ),
+        n=np.concatenate([est.n[crit_cols], est.n[score_cols]]),
+        total_x=total_x,
+        srs_sum=srs_sum,
+        is_criterion=np.arange(lin.estimate.size) < crit_cols.size,
+    )
+
+
+def _identity(a: np.ndarray) -> np.ndarray:
+    return a
+
+
+def _version_a(
+    lin: Linearized,
+    tree: Hierarchy,
+    nodes: list[Any],
+    n_d: int,
+    width: int,
+    presence: sp.csr_matrix,
+) -> Linearized:
+    """Index A as linear combinations of the criterion columns of every domain."""
+    coefs = tree.coefficients()
+    crit_pos = {key: j for j, key in enumerate(tree.criteria)}
+    rows, cols, vals = [], [], []
+    for l_idx, node in enumerate(nodes):
+        for item, c in coefs[(node.level, node.key)].items():
+            rows.append(crit_pos[item])
+            cols.append(l_idx)
+            vals.append(c)
+    base_r, base_c, base_v = (np.array(v) for v in (rows, cols, vals))
+    d = np.repeat(np.arange(n_d), base_r.size)
+    coef = sp.csc_matrix(
+        (
+            np.tile(base_v, n_d),
+            (d * width + np.tile(base_r, n_d), d * len(nodes) + np.tile(base_c, n_d)),
+        ),
+        shape=(lin.estimate.size, n_d * len(nodes)),
+    )
+    # R's degf for index A is that of the whole group (svycontrast on the group's totals).
+    present = sp.csr_matrix(presence[:, np.repeat(np.arange(n_d), len(nodes))])
+    combined = lin.combine(coef, present)
+    # Divide by the coefficient sums (1 up to rounding) so that an index of equal shares is
+    # exactly that share (e.g. 100 when every answer is satisfied).
+    norm = np.asarray(coef.T @ np.ones(coef.shape[0])).ravel()
+    return replace(combined, estimate=combined.estimate / norm)

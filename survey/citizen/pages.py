@@ -1,0 +1,387 @@
+"""Page logic of the citizen survey: where a form is shown, what it posts, how outcomes render.
+
+The views in :mod:`survey.citizen.views` only parse the URL, call these helpers and respond.
+
+Decisions worth knowing:
+
+* **Field picker.** When neither the counter nor the QR code fixes the procedure field (lĩnh vực),
+  the page asks for it with a ``<select required>``: the browser insists on a choice even without
+  JavaScript, but the first real option is "I don't know", which stores the response without a
+  field instead of losing it. A POST without the field (an old browser) is stored the same way.
+* **Idempotency.** Every form page carries a fresh server-generated UUID; a double tap or a
+  browser resubmit sends the same UUID and is stored once. Form pages are ``no-store`` so that no
+  cache ever hands the same UUID to two people.
+* **Timing.** ``started`` is the UUID signed with a timestamp by the server when the page is
+  rendered; its timestamp becomes ``started_at`` (for the ``too_fast`` flag). A missing or forged
+  value yields ``started_at=None``, never an error.
+* **CSRF.** The token is checked here rather than by the global hook so that a stale page
+  re-renders with the citizen's answers and a friendly notice instead of a bare 400.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import current_app, redirect, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from itsdangerous import BadData, URLSafeTimedSerializer
+from werkzeug.exceptions import NotFound
+
+import forms
+from survey import repository, tokens
+from survey.citizen import lookups
+from survey.errors import SUBMISSION_MESSAGES
+from survey.extensions import csrf
+from survey.submissions import Submission
+
+HONEYPOT = "website"
+FIELD_UNKNOWN = "unknown"
+_STARTED_SALT = "sipas.form-started"
+
+ANSWER_MESSAGES = {
+    "unknown_item": _l("This question is not part of the questionnaire."),
+    "not_an_integer": _l("Please choose one of the options."),
+    "out_of_range": _l("Please choose one of the options."),
+    "not_text": _l("Please write plain text."),
+    "too_long": _l("This comment is too long."),
+    "invalid_character": _l("This comment contains characters that are not allowed."),
+}
+
+MESSAGES = {
+    "token_used": (
+        _l("You have already given your feedback"),
+        _l(
+            "The QR code on this receipt was already used to answer the survey. Each receipt "
+            "can be used once. Thank you for your feedback!"
+        ),
+    ),
+    "token_expired": (
+        _l("This QR code has expired"),
+        _l(
+            "The survey link on this receipt is no longer valid. You can still give your "
+            "feedback by scanning the QR code at the counter."
+        ),
+    ),
+    "token_invalid": (
+        _l("This QR code is not valid"),
+        _l(
+            "We could not read this survey link. Please scan the QR code again, or scan the QR "
+            "code at the counter."
+        ),
+    ),
+    "already_recorded": (
+        _l("Your answers were already recorded"),
+        _l(
+            "A response from this page has already been received, so nothing was changed. "
+            "Thank you!"
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a form is answered and what the response is attributed to (names localised)."""
+
+    channel: str
+    agency_code: str
+    agency_name: str
+    counter_code: str | None = None
+    counter_name: str | None = None
+    field_code: str | None = None
+    field_name: str | None = None
+    procedure_code: str | None = None
+    procedure_name: str | None = None
+    token_id: str | None = None
+    dossier_hash: str | None = None
+
+    @property
+    def kiosk(self) -> bool:
+        return self.channel == "kiosk"
+
+
+@dataclass(frozen=True, slots=True)
+class FormState:
+    """Hidden state of one form page: the response UUID and its signed start time."""
+
+    response_uuid: str
+    started: str
+
+
+@dataclass
+class Section:
+    """A group of questions on the page, numbered continuously across sections."""
+
+    title: str
+    kind: str  # "r" rating, "c" expectation, "p" profile
+    prompt: str | None
+    questions: list[tuple[int, Any]] = field(default_factory=list)
+
+
+def _lang() -> str:
+    return str(get_locale())
+
+
+def _name(unit: Any, lang: str) -> str:
+    return unit.name_en if lang == "en" and unit.name_en else unit.name_vi
+
+
+# --- places -----------------------------------------------------------------------------------
+
+
+def counter_place(counter_code: str, field_arg: str | None, *, kiosk: bool) -> Place:
+    """The place of a counter QR (or kiosk); 404 for an unknown or inactive counter.
+
+    ``field_arg`` (``?f=``) fixes the field; an unknown code falls back to the counter's default.
+    """
+    counter = repository.get_counter(counter_code)
+    if counter is None or not counter.active:
+        raise NotFound()
+    lang = _lang()
+    chosen = lookups.get_field(field_arg) if field_arg else None
+    chosen = chosen or counter.field
+    return Place(
+        channel="kiosk" if kiosk else "counter_qr",
+        agency_code=counter.agency.code,
+        agency_name=_name(counter.agency, lang),
+        counter_code=counter.code,
+        counter_name=_name(counter, lang),
+        field_code=chosen.code if chosen is not None else None,
+        field_name=_name(chosen, lang) if chosen is not None else None,
+    )
+
+
+def verify_token(token: str) -> tokens.DossierClaims:
+    """Verify a dossier token with the app's key; raises :class:`survey.tokens.TokenError`."""
+    max_age = timedelta(days=current_app.config["SIPAS_TOKEN_MAX_AGE_DAYS"])
+    return tokens.verify_dossier_token(current_app.config["SECRET_KEY"], token, max_age)
+
+
+def dossier_place(claims: tokens.DossierClaims) -> Place:
+    """The place named by a verified dossier token (unit names looked up, codes as fallback)."""
+    lang = _lang()
+    agency = repository.get_agency(claims.agency_code)
+    chosen = lookups.get_field(claims.field_code)
+    procedure = repository.get_procedure(claims.procedure_code) if claims.procedure_code else None
+    return Place(
+        channel="dossier_qr",
+        agency_code=claims.agency_code,
+        agency_name=_name(agency, lang) if agency is not None else claims.agency_code,
+        field_code=claims.field_code,
+        field_name=_name(chosen, lang) if chosen is not None else claims.field_code,
+        procedure_code=claims.procedure_code,
+        procedure_name=_name(procedure, lang) if procedure is not None else claims.procedure_code,
+        token_id=claims.token_id,
+        dossier_hash=claims.dossier_hash,
+    )
+
+
+# --- form pages -------------------------------------------------------------------------------
+
+
+def _signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_STARTED_SALT)
+
+
+def new_state() -> FormState:
+    """A fresh response UUID and its signed start time."""
+    response_uuid = str(uuid.uuid4())
+    return FormState(response_uuid, str(_signer().dumps(response_uuid)))
+
+
+def posted_state() -> tuple[uuid.UUID, FormState, datetime | None]:
+    """The UUID, state and trusted start time of a POST (a fresh UUID if it is garbled)."""
+    try:
+        response_uuid = uuid.UUID(request.form.get("response_uuid", ""))
+    except ValueError:
+        state = new_state()
+        return uuid.UUID(state.response_uuid), state, None
+    started = request.form.get("started", "")
+    state = FormState(str(response_uuid), started)
+    try:
+        value, signed_at = _signer().loads(started, return_timestamp=True)
+    except (BadData, UnicodeError):
+        return response_uuid, state, None
+    return response_uuid, state, signed_at.astimezone(UTC) if value == str(response_uuid) else None
+
+
+def default_form() -> forms.Form:
+    """The questionnaire shown at counters (``SIPAS_DEFAULT_FORM``, newest version)."""
+    return repository.load_form(current_app.config["SIPAS_DEFAULT_FORM"])
+
+
+def sections(form: forms.Form, lang: str) -> list[Section]:
+    """The form's questions grouped for display: factors, expectations, then the profile."""
+    by_key = {item.key: item for item in form.rating_items}
+    result: list[Section] = []
+    number = 0
+    scale_prompt = form.scale.prompt[lang] if form.scale.prompt else None
+    for factor in form.factors:
+        section = Section(factor.label[lang], "r", scale_prompt if not result else None)
+        for key in factor.item_keys:
+            number += 1
+            section.questions.append((number, by_key[key]))
+        result.append(section)
+    if form.expectation_items:
+        scale = form.expectation_scale
+        prompt = scale.prompt[lang] if scale is not None and scale.prompt else None
+        section = Section(_("Your expectations"), "c", prompt)
+        for item in form.expectation_items:
+            number += 1
+            section.questions.append((number, item))
+        result.append(section)
+    if form.profile_items:
+        section = Section(_("About you (optional)"), "p", None)
+        for item in form.profile_items:
+            number += 1
+            section.questions.append((number, item))
+        result.append(section)
+    return result
+
+
+def render_form(
+    place: Place,
+    form: forms.Form,
+    state: FormState,
+    *,
+    values: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    alert: str | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    """Render the questionnaire page (also when re-shown with the citizen's answers)."""
+    lang = _lang()
+    fields = []
+    if place.field_code is None:
+        fields = [(f.code, _name(f, lang)) for f in repository.list_fields()]
+    html = render_template(
+        "citizen/form.html",
+        form=form,
+        lang=lang,
+        place=place,
+        state=state,
+        sections=sections(form, lang),
+        fields=fields,
+        values=values or {},
+        errors=errors or {},
+        alert=alert,
+        honeypot=HONEYPOT,
+        field_unknown=FIELD_UNKNOWN,
+        idle_seconds=current_app.config["SIPAS_KIOSK_IDLE_SECONDS"],
+    )
+    return html, status, {"Cache-Control": "no-store"}
+
+
+def show_form(place: Place) -> ResponseReturnValue:
+    """GET: a fresh form page."""
+    return render_form(place, default_form(), new_state())
+
+
+# --- submission -------------------------------------------------------------------------------
+
+
+def _posted_form() -> tuple[forms.Form, str | None]:
+    """The form version the page showed, or the current one with a notice when it is gone."""
+    form_id = request.form.get("form_id") or current_app.config["SIPAS_DEFAULT_FORM"]
+    try:
+        version = int(request.form.get("form_version", ""))
+        return repository.load_form(form_id, version), None
+    except (ValueError, repository.SubmissionError):
+        return default_form(), _(
+            "The questionnaire has changed since this page was opened. "
+            "Please check your answers and send them again."
+        )
+
+
+def _posted_values(form: forms.Form) -> dict[str, str]:
+    keys = [*form.item_keys]
+    if form.comment is not None:
+        keys.append(form.comment.key)
+    values = {key: request.form.get(key, "") for key in keys}
+    values["field"] = request.form.get("field", "")
+    return {key: value for key, value in values.items() if value != ""}
+
+
+def _submission(
+    form: forms.Form, place: Place, values: Mapping[str, str], state: tuple[Any, Any, Any]
+) -> Submission:
+    response_uuid, _state, started_at = state
+    field_code = place.field_code
+    if field_code is None and values.get("field") not in (None, FIELD_UNKNOWN):
+        field_code = values["field"]
+    comment_key = form.comment.key if form.comment is not None else None
+    return Submission(
+        uuid=response_uuid,
+        form_id=form.id,
+        form_version=form.version,
+        answers={k: v for k, v in values.items() if k in form.item_keys},
+        comment=values.get(comment_key) if comment_key else None,
+        counter_code=place.counter_code,
+        agency_code=place.agency_code,
+        field_code=field_code,
+        procedure_code=place.procedure_code,
+        channel=place.channel,
+        token_id=place.token_id,
+        dossier_hash=place.dossier_hash,
+        started_at=started_at,
+        locale=_lang(),
+        honeypot=request.form.get(HONEYPOT) or None,
+    )
+
+
+def _item_errors(problems: list[dict[str, str]]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for problem in problems:
+        message = ANSWER_MESSAGES.get(problem.get("code", ""), ANSWER_MESSAGES["out_of_range"])
+        errors.setdefault(problem.get("item_key", ""), str(message))
+    return errors
+
+
+def message_page(kind: str, status: int, *, place: Place | None = None) -> ResponseReturnValue:
+    """A short page for a refused token or submission (``kind`` picks title and text)."""
+    title, text = MESSAGES[kind]
+    page = render_template("citizen/message.html", title=title, text=text, place=place)
+    return page, status, {"Cache-Control": "no-store"}
+
+
+def handle_post(place: Place, thanks_url: str) -> ResponseReturnValue:
+    """POST: check, store and redirect to the thank-you page, or re-render with the answers."""
+    form, notice = _posted_form()
+    values = _posted_values(form)
+    posted = posted_state()
+    state = posted[1]
+    if notice is not None:
+        return render_form(place, form, new_state(), values=values, alert=notice, status=422)
+    try:
+        if current_app.config["WTF_CSRF_ENABLED"]:
+            csrf.protect()
+    except CSRFError:
+        alert = _(
+            "This page had been open for a long time. Your answers are kept below: "
+            'please check them and press "Send my answers" again.'
+        )
+        return render_form(place, form, state, values=values, alert=alert, status=400)
+    try:
+        repository.save_response(_submission(form, place, values, posted))
+    except repository.TokenAlreadyUsed:
+        return message_page("token_used", 409, place=place)
+    except repository.ConflictingResubmission:
+        return message_page("already_recorded", 409, place=place)
+    except repository.InvalidAnswers as exc:
+        alert = str(SUBMISSION_MESSAGES["invalid_answers"])
+        errors = _item_errors(exc.problems)
+        return render_form(
+            place, form, state, values=values, errors=errors, alert=alert, status=422
+        )
+    except repository.SubmissionError as exc:
+        alert = str(SUBMISSION_MESSAGES.get(exc.code, SUBMISSION_MESSAGES["invalid_answers"]))
+        return render_form(place, form, state, values=values, alert=alert, status=exc.http_status)
+    return redirect(thanks_url, code=303)

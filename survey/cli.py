@@ -1,0 +1,284 @@
+"""The ``sipas`` command line.
+
+``sipas --help`` works anywhere; a command builds the application (``survey.create_app``, so the
+``SIPAS_*`` environment variables apply, e.g. ``SIPAS_SQLALCHEMY_DATABASE_URI``) only when it
+runs. Groups from other packages (``forms``, ``qr``, ``analyze``) are imported when first used;
+one that cannot be imported answers with a clear message instead of breaking the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import ScriptInfo
+
+__all__ = ["main"]
+
+# name -> (module, attribute, help) of groups that live elsewhere.
+_MOUNTED = {
+    "forms": ("forms.cli", "forms", "Questionnaire definitions: list, show, validate."),
+    "qr": ("survey.qr_cli", "qr", "Counter and dossier QR codes, printable sheets."),
+    "analyze": ("analysis.cli", "analyze", "Satisfaction statistics from an export."),
+}
+
+
+class _SipasGroup(click.Group):
+    """A group that mounts the other packages' command groups lazily."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_MOUNTED})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in _MOUNTED:
+            return super().get_command(ctx, name)
+        module_name, attribute, help_text = _MOUNTED[name]
+        try:
+            command = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as exc:
+            return _unavailable(name, help_text, f"{module_name}.{attribute}", exc)
+        return command
+
+
+def _unavailable(name: str, help_text: str, where: str, exc: Exception) -> click.Command:
+    def callback(**_: object) -> None:
+        click.echo(
+            f"'sipas {name}' is not available: {where} cannot be imported ({exc}).", err=True
+        )
+        sys.exit(1)
+
+    return click.Command(
+        name,
+        callback=callback,
+        help=f"{help_text} (not available: {where} cannot be imported)",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+
+
+@click.group(cls=_SipasGroup)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """SIPAS: citizen satisfaction surveys at one-stop counters (Chỉ số hài lòng SIPAS)."""
+    if ctx.find_object(ScriptInfo) is None:
+        from survey import create_app
+
+        ctx.obj = ScriptInfo(create_app=lambda: create_app(), set_debug_flag=False)
+
+
+@contextmanager
+def _app_context() -> Iterator[Flask]:
+    """Build (or reuse) the application and enter its app context."""
+    info = click.get_current_context().find_object(ScriptInfo)
+    app = info.load_app() if info is not None else _default_app()
+    with app.app_context():
+        yield app
+
+
+def _default_app() -> Flask:
+    from survey import create_app
+
+    return create_app()
+
+
+# --- db ----------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+def db_upgrade(revision: str) -> None:
+    """Create or update the tables of the configured database."""
+    from survey.migrations import upgrade
+
+    with _app_context() as app:
+        url = app.config["SQLALCHEMY_DATABASE_URI"]
+    upgrade(url, revision)
+    click.echo(f"Database at {_safe_url(url)} is at revision {revision}.")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# --- import ------------------------------------------------------------------------------------
+
+
+@main.command("import")
+@click.argument("kind", type=click.Choice(["units", "fields", "counters", "procedures"]))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_command(kind: str, file: Path) -> None:
+    """Import agencies (units), fields, counters or procedures from a CSV or XLSX FILE.
+
+    \b
+    Columns (first row; order free; * = required):
+      units:      code*, name_vi*, name_en, level* (province|department|district|commune),
+                  parent_code
+      fields:     code*, name_vi*, name_en
+      counters:   code*, agency_code*, name_vi*, name_en, field_code, active (1/0, default 1)
+      procedures: code*, name_vi*, name_en, field_code
+    Existing codes are updated, new ones created. All or nothing: on any error nothing is
+    written and every error is listed with its row and column.
+    """
+    from survey.importing import ImportFailed, import_file
+
+    with _app_context():
+        try:
+            summary = import_file(kind, file)
+        except ImportFailed as exc:
+            for error in exc.errors:
+                click.echo(str(error), err=True)
+            click.echo(f"{len(exc.errors)} error(s); nothing was imported.", err=True)
+            sys.exit(1)
+    click.echo(f"Imported {kind}: {summary.created} created, {summary.updated} updated.")
+
+
+# --- export ------------------------------------------------------------------------------------
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@main.group()
+def export() -> None:
+    """Export stored data."""
+
+
+@export.command("responses")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True
+)
+@click.option("--form", "form_id", help="Questionnaire id (default: SIPAS_DEFAULT_FORM).")
+@click.option("--since", type=click.DateTime(), help="Submitted at or after (UTC).")
+@click.option("--until", type=click.DateTime(), help="Submitted before (UTC).")
+@click.option("--out", default="-", show_default=True, help="Output file, or - for stdout.")
+def export_responses_command(
+    fmt: str, form_id: str | None, since: datetime | None, until: datetime | None, out: str
+) -> None:
+    """Export responses in the wide format: one row per response, one column per item."""
+    from survey.exporting import export_responses
+
+    with _app_context() as app:
+        form_id = form_id or app.config["SIPAS_DEFAULT_FORM"]
+        if out == "-":
+            stream = sys.stdout.buffer if fmt == "xlsx" else sys.stdout
+            count = export_responses(stream, fmt, form_id, since=_utc(since), until=_utc(until))
+        else:
+            mode = "wb" if fmt == "xlsx" else "w"
+            kwargs = {} if fmt == "xlsx" else {"encoding": "utf-8", "newline": ""}
+            with open(out, mode, **kwargs) as stream:
+                count = export_responses(stream, fmt, form_id, since=_utc(since), until=_utc(until))
+    click.echo(f"Exported {count} response(s).", err=True)
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Officials' accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "manager", "viewer"]), default="viewer")
+@click.option("--display-name", default="", help="Name shown on the admin pages.")
+@click.option("--agency", "agency_code", help="Restrict the account to one agency.")
+@click.password_option(help="Password (prompted when omitted).")
+def users_create(
+    username: str, role: str, display_name: str, agency_code: str | None, password: str
+) -> None:
+    """Create an account for an official."""
+    from survey.repository import AccountError, create_user
+
+    with _app_context():
+        try:
+            create_user(
+                username,
+                password,
+                role=role,
+                display_name=display_name,
+                agency_code=agency_code,
+            )
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"User {username!r} created with role {role}.")
+
+
+@main.group()
+def apikeys() -> None:
+    """Keys for the read-back API (the national portal)."""
+
+
+@apikeys.command("create")
+@click.argument("name")
+def apikeys_create(name: str) -> None:
+    """Create an API key for NAME and print it (it is shown only once)."""
+    from survey.repository import AccountError, create_api_key
+
+    with _app_context():
+        try:
+            key = create_api_key(name)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(key)
+    click.echo("Store this key now: only its hash is kept.", err=True)
+
+
+# --- demo and serve ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--port", default=5000, show_default=True, help="Port to serve on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--responses", "n_responses", default=5000, show_default=True)
+@click.option("--database", type=click.Path(dir_okay=False, path_type=Path), help="SQLite file.")
+@click.option("--fresh", is_flag=True, help="Delete the demo database first.")
+@click.option("--no-serve", is_flag=True, help="Seed only; do not start the server.")
+@click.option("--seed", "random_seed", default=2024, show_default=True, help="Random seed.")
+def demo(
+    port: int,
+    host: str,
+    n_responses: int,
+    database: Path | None,
+    fresh: bool,
+    no_serve: bool,
+    random_seed: int,
+) -> None:
+    """Create a demo province in SQLite with synthetic responses, then serve it."""
+    from survey.demo import run_demo
+
+    run_demo(
+        host=host,
+        port=port,
+        n_responses=n_responses,
+        database=database,
+        fresh=fresh,
+        serve=not no_serve,
+        random_seed=random_seed,
+    )
+
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--workers", default=2, show_default=True, help="Gunicorn worker processes.")
+def serve(bind: str, workers: int) -> None:
+    """Serve the application with gunicorn (configure it with SIPAS_* variables)."""
+    import os
+
+    argv = ["gunicorn", "--bind", bind, "--workers", str(workers), "survey:create_app()"]
+    os.execvp(sys.executable, [sys.executable, "-m", *argv])

@@ -1,0 +1,135 @@
+"""The wide export of responses (``sipas export responses``), which ``sipas analyze`` reads.
+
+One row per response; the columns, in this order (docs/architecture.md, "The wide export"):
+:data:`META_COLUMNS`, then one column per item key of the form (rating, expectation and profile
+items in form order; integer codes, blank when skipped), then ``comment``. When several versions
+of the form have responses, the newest version's keys come first, then keys that only older
+versions have.
+
+Rows are read in pages (keyset paging), so a CSV export streams in constant memory; XLSX uses
+openpyxl's write-only mode.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import datetime
+from typing import IO, Any
+
+from forms import list_forms
+from survey import repository
+from survey.quality import format_flags
+from survey.repository import StoredResponse
+
+__all__ = ["META_COLUMNS", "export_columns", "export_responses", "iter_rows"]
+
+META_COLUMNS: tuple[str, ...] = (
+    "response_id",
+    "submitted_at",
+    "form_id",
+    "form_version",
+    "agency_code",
+    "counter_code",
+    "field_code",
+    "procedure_code",
+    "channel",
+    "flags",
+)
+PAGE_SIZE = 2000
+
+
+def export_columns(form_id: str) -> list[str]:
+    """Header of the export of ``form_id``: metadata, item keys, ``comment``.
+
+    Raises
+    ------
+    survey.repository.UnknownForm
+        No questionnaire has this id.
+    """
+    newest = repository.load_form(form_id)
+    keys = list(newest.item_keys)
+    older = sorted((s.version for s in list_forms() if s.id == form_id), reverse=True)
+    for version in older:
+        for key in repository.load_form(form_id, version).item_keys:
+            if key not in keys:
+                keys.append(key)
+    return [*META_COLUMNS, *keys, "comment"]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _stored_pages(
+    form_id: str, since: datetime | None, until: datetime | None
+) -> Iterator[StoredResponse]:
+    after = None
+    while True:
+        page = repository.list_responses(
+            form_id=form_id, since=since, until=until, after=after, limit=PAGE_SIZE
+        )
+        yield from page
+        if len(page) < PAGE_SIZE:
+            return
+        after = page[-1].row_id
+
+
+def iter_rows(
+    form_id: str, *, since: datetime | None = None, until: datetime | None = None
+) -> Iterator[list[Any]]:
+    """The header, then one list of cell values per response (``None`` for blank cells)."""
+    columns = export_columns(form_id)
+    item_keys = columns[len(META_COLUMNS) : -1]
+    yield columns
+    for r in _stored_pages(form_id, since, until):
+        yield [
+            str(r.uuid),
+            _iso(r.submitted_at),
+            r.form_id,
+            r.form_version,
+            r.agency_code,
+            r.counter_code,
+            r.field_code,
+            r.procedure_code,
+            r.channel,
+            format_flags(r.flags),
+            *(r.answers.get(key) for key in item_keys),
+            r.comment,
+        ]
+
+
+def export_responses(
+    stream: IO[Any],
+    fmt: str,
+    form_id: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> int:
+    """Write the export to ``stream`` (text for ``csv``, binary for ``xlsx``); return the number
+    of responses written. Needs an application context."""
+    rows = iter_rows(form_id, since=since, until=until)
+    if fmt == "csv":
+        writer = csv.writer(stream, lineterminator="\n")
+        count = -1
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in row])
+            count += 1
+        return count
+    if fmt == "xlsx":
+        return _write_xlsx(stream, rows)
+    raise ValueError(f"unknown export format {fmt!r}; choose csv or xlsx")
+
+
+def _write_xlsx(stream: IO[bytes], rows: Iterator[list[Any]]) -> int:
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("responses")
+    count = -1
+    for row in rows:
+        sheet.append(row)
+        count += 1
+    workbook.save(stream)
+    return count

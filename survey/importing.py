@@ -1,0 +1,347 @@
+"""Import units from CSV or XLSX: agencies, procedure fields, counters, procedures.
+
+The first row names the columns (any order). Rows are numbered as in a spreadsheet: the header is
+row 1. A file is checked completely before anything is written; with any error nothing is
+written and :class:`ImportFailed` lists every error, e.g.
+``row 7, column parent_code: unknown agency 'X'``. Existing codes are updated, new ones created.
+
+CSV files are read as UTF-8 (a byte-order mark, as Excel writes it, is tolerated); XLSX files are
+read from their first sheet.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from survey import repository
+from survey.extensions import db
+from survey.models import AGENCY_LEVELS, Agency, Counter, Field, Procedure
+
+__all__ = ["COLUMNS", "RowError", "ImportFailed", "ImportSummary", "import_file", "read_rows"]
+
+# kind -> (required columns, optional columns)
+COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "units": (("code", "name_vi", "level"), ("name_en", "parent_code")),
+    "fields": (("code", "name_vi"), ("name_en",)),
+    "counters": (("code", "agency_code", "name_vi"), ("name_en", "field_code", "active")),
+    "procedures": (("code", "name_vi"), ("name_en", "field_code")),
+}
+_MAX_LENGTH = {"code": 64, "name_vi": 255, "name_en": 255}
+_TRUE = {"1", "true", "yes", "y", "có", "co", "x"}
+_FALSE = {"0", "false", "no", "n", "không", "khong"}
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem in an import file (``row`` 1 is the header; 0 is the file as a whole)."""
+
+    row: int
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" if self.row else "file"
+        return (
+            f"{where}, column {self.column}: {self.message}"
+            if self.column
+            else (f"{where}: {self.message}")
+        )
+
+
+class ImportFailed(ValueError):
+    """The file has errors; nothing was written. ``errors`` lists them all."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """How many rows were created and updated."""
+
+    created: int
+    updated: int
+
+
+Row = tuple[int, dict[str, str]]
+
+
+def read_rows(path: Path) -> tuple[list[str], list[Row]]:
+    """Read the header and the non-blank rows (with their spreadsheet row numbers)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        raw = list(_csv_rows(path))
+    elif suffix in (".xlsx", ".xlsm"):
+        raw = list(_xlsx_rows(path))
+    else:
+        raise ImportFailed([RowError(0, None, f"unsupported file type {suffix!r}")])
+    if not raw:
+        raise ImportFailed([RowError(0, None, "the file is empty (no header row)")])
+    header = [cell.strip().lower() for cell in raw[0]]
+    rows = []
+    for number, cells in enumerate(raw[1:], start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        values = {
+            name: (cells[i].strip() if i < len(cells) else "")
+            for i, name in enumerate(header)
+            if name
+        }
+        rows.append((number, values))
+    return header, rows
+
+
+def _csv_rows(path: Path) -> Iterator[list[str]]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            yield from csv.reader(handle)
+    except UnicodeDecodeError as exc:
+        raise ImportFailed(
+            [RowError(0, None, f"the file is not UTF-8 text ({exc.reason}); save it as UTF-8")]
+        ) from None
+
+
+def _xlsx_rows(path: Path) -> Iterator[list[str]]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken file
+        raise ImportFailed([RowError(0, None, f"cannot read the workbook: {exc}")]) from None
+    try:
+        sheet = workbook.worksheets[0]
+        for values in sheet.iter_rows(values_only=True):
+            yield [_cell_text(v) for v in values]
+    finally:
+        workbook.close()
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _check_header(kind: str, header: list[str]) -> list[RowError]:
+    required, optional = COLUMNS[kind]
+    errors = [
+        RowError(1, name, "required column is missing") for name in required if name not in header
+    ]
+    known = set(required) | set(optional)
+    errors += [
+        RowError(1, name, f"unknown column (expected: {', '.join((*required, *optional))})")
+        for name in header
+        if name and name not in known
+    ]
+    seen: set[str] = set()
+    for name in header:
+        if name and name in seen:
+            errors.append(RowError(1, name, "column appears twice"))
+        seen.add(name)
+    return errors
+
+
+def _check_cells(kind: str, rows: list[Row]) -> list[RowError]:
+    """Required values present, lengths, and codes unique within the file."""
+    required, _ = COLUMNS[kind]
+    errors = []
+    first_row: dict[str, int] = {}
+    for number, values in rows:
+        for name in required:
+            if not values.get(name):
+                errors.append(RowError(number, name, "a value is required"))
+        for name, limit in _MAX_LENGTH.items():
+            if len(values.get(name, "")) > limit:
+                errors.append(RowError(number, name, f"longer than {limit} characters"))
+        code = values.get("code", "")
+        if code and code in first_row:
+            errors.append(
+                RowError(number, "code", f"code {code!r} already appears on row {first_row[code]}")
+            )
+        first_row.setdefault(code, number)
+    return errors
+
+
+def _existing(model: type[Any]) -> dict[str, Any]:
+    return {obj.code: obj for obj in db.session.scalars(select(model))}
+
+
+def import_file(kind: str, path: Path) -> ImportSummary:
+    """Import ``path`` as ``kind`` (``units``, ``fields``, ``counters``, ``procedures``).
+
+    Needs an application context. Raises :class:`ImportFailed` (nothing written) on any error.
+    """
+    if kind not in COLUMNS:
+        raise ValueError(f"unknown import kind {kind!r}; choose one of {', '.join(COLUMNS)}")
+    header, rows = read_rows(Path(path))
+    errors = _check_header(kind, header)
+    if errors:
+        raise ImportFailed(errors)
+    errors = _check_cells(kind, rows)
+    builder = {
+        "units": _import_units,
+        "fields": _import_fields,
+        "counters": _import_counters,
+        "procedures": _import_procedures,
+    }[kind]
+    try:
+        summary = builder(rows, errors)
+        if errors:
+            raise ImportFailed(sorted(errors, key=lambda e: (e.row, e.column or "")))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    repository.clear_caches()
+    return summary
+
+
+def _upsert(model: type[Any], existing: dict[str, Any], code: str, values: dict[str, Any]) -> bool:
+    """Update the row with this code or add a new one; True when created."""
+    obj = existing.get(code)
+    created = obj is None
+    if created:
+        obj = model(code=code)
+        db.session.add(obj)
+        existing[code] = obj
+    for name, value in values.items():
+        setattr(obj, name, value)
+    return created
+
+
+def _import_fields(rows: list[Row], errors: list[RowError]) -> ImportSummary:
+    existing = _existing(Field)
+    created = 0
+    for _number, v in rows:
+        created += _upsert(
+            Field, existing, v["code"], {"name_vi": v["name_vi"], "name_en": v.get("name_en", "")}
+        )
+    return ImportSummary(created, len(rows) - created)
+
+
+def _import_units(rows: list[Row], errors: list[RowError]) -> ImportSummary:
+    existing = _existing(Agency)
+    in_file = {v["code"] for _, v in rows}
+    parents: dict[str, str] = {
+        code: agency.parent.code for code, agency in existing.items() if agency.parent
+    }
+    for number, v in rows:
+        if v["level"] and v["level"] not in AGENCY_LEVELS:
+            errors.append(
+                RowError(
+                    number,
+                    "level",
+                    f"unknown level {v['level']!r} (expected one of {', '.join(AGENCY_LEVELS)})",
+                )
+            )
+        parent = v.get("parent_code", "")
+        if parent and parent not in in_file and parent not in existing:
+            errors.append(RowError(number, "parent_code", f"unknown agency {parent!r}"))
+        if parent:
+            parents[v["code"]] = parent
+        else:
+            parents.pop(v["code"], None)
+    for number, v in rows:
+        if _has_cycle(v["code"], parents):
+            errors.append(
+                RowError(number, "parent_code", f"agency {v['code']!r} would be its own ancestor")
+            )
+    if errors:
+        return ImportSummary(0, 0)
+    created = 0
+    for _, v in rows:
+        created += _upsert(
+            Agency,
+            existing,
+            v["code"],
+            {"name_vi": v["name_vi"], "name_en": v.get("name_en", ""), "level": v["level"]},
+        )
+    for _, v in rows:
+        parent = v.get("parent_code", "")
+        existing[v["code"]].parent = existing[parent] if parent else None
+    return ImportSummary(created, len(rows) - created)
+
+
+def _has_cycle(code: str, parents: dict[str, str]) -> bool:
+    seen = {code}
+    current = parents.get(code)
+    while current is not None:
+        if current in seen:
+            return True
+        seen.add(current)
+        current = parents.get(current)
+    return False
+
+
+def _lookup(
+    existing: dict[str, Any],
+    number: int,
+    column: str,
+    code: str,
+    what: str,
+    errors: list[RowError],
+) -> Any:
+    if not code:
+        return None
+    found = existing.get(code)
+    if found is None:
+        errors.append(RowError(number, column, f"unknown {what} {code!r}"))
+    return found
+
+
+def _import_counters(rows: list[Row], errors: list[RowError]) -> ImportSummary:
+    agencies, fields, existing = _existing(Agency), _existing(Field), _existing(Counter)
+    planned = []
+    for number, v in rows:
+        agency = _lookup(agencies, number, "agency_code", v["agency_code"], "agency", errors)
+        field = _lookup(fields, number, "field_code", v.get("field_code", ""), "field", errors)
+        active_text = v.get("active", "").lower()
+        if active_text and active_text not in _TRUE | _FALSE:
+            errors.append(RowError(number, "active", f"expected 1 or 0, got {v['active']!r}"))
+        active = active_text not in _FALSE
+        planned.append((v, agency, field, active))
+    if errors:
+        return ImportSummary(0, 0)
+    created = 0
+    for v, agency, field, active in planned:
+        created += _upsert(
+            Counter,
+            existing,
+            v["code"],
+            {
+                "agency": agency,
+                "name_vi": v["name_vi"],
+                "name_en": v.get("name_en", ""),
+                "field": field,
+                "active": active,
+            },
+        )
+    return ImportSummary(created, len(rows) - created)
+
+
+def _import_procedures(rows: list[Row], errors: list[RowError]) -> ImportSummary:
+    fields, existing = _existing(Field), _existing(Procedure)
+    planned = []
+    for number, v in rows:
+        field = _lookup(fields, number, "field_code", v.get("field_code", ""), "field", errors)
+        planned.append((v, field))
+    if errors:
+        return ImportSummary(0, 0)
+    created = 0
+    for v, field in planned:
+        created += _upsert(
+            Procedure,
+            existing,
+            v["code"],
+            {"name_vi": v["name_vi"], "name_en": v.get("name_en", ""), "field": field},
+        )
+    return ImportSummary(created, len(rows) - created)

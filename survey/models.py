@@ -1,0 +1,237 @@
+"""Database tables (SQLAlchemy 2 typed models), portable between SQLite and PostgreSQL.
+
+Units: :class:`Agency` (a hierarchy: province → department / district → commune), :class:`Counter`
+(a one-stop counter, quầy, under an agency), :class:`Field` (procedure field, lĩnh vực) and
+:class:`Procedure`. Responses: :class:`FormVersion` (the exact questionnaire definition answered),
+:class:`Response` and its long-format :class:`Answer` rows. Accounts: :class:`User` (officials)
+and :class:`ApiKey` (machine clients; only a hash of the key is stored).
+
+The schema is created by the Alembic migrations in ``survey/migrations`` (``sipas db upgrade``);
+a test checks that the migrations and these models agree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Literal, get_args
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from survey.extensions import Base
+
+__all__ = [
+    "AGENCY_LEVELS",
+    "ROLES",
+    "Agency",
+    "Answer",
+    "ApiKey",
+    "Counter",
+    "Field",
+    "FormVersion",
+    "Procedure",
+    "Response",
+    "User",
+]
+
+AgencyLevel = Literal["province", "department", "district", "commune"]
+AGENCY_LEVELS: tuple[str, ...] = get_args(AgencyLevel)
+Role = Literal["admin", "manager", "viewer"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+# A 64-bit key on PostgreSQL; SQLite only auto-increments a plain INTEGER PRIMARY KEY.
+BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Agency(Base):
+    """An administrative agency (cơ quan): province, department, district or commune."""
+
+    __tablename__ = "agencies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name_vi: Mapped[str] = mapped_column(String(255))
+    name_en: Mapped[str] = mapped_column(String(255), default="")
+    level: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+
+    parent: Mapped[Agency | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Agency]] = relationship(back_populates="parent")
+    counters: Mapped[list[Counter]] = relationship(back_populates="agency")
+
+    def __repr__(self) -> str:
+        return f"<Agency {self.code}>"
+
+
+class Field(Base):
+    """A procedure field (lĩnh vực), e.g. land use rights, civil status, construction."""
+
+    __tablename__ = "fields"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name_vi: Mapped[str] = mapped_column(String(255))
+    name_en: Mapped[str] = mapped_column(String(255), default="")
+
+    def __repr__(self) -> str:
+        return f"<Field {self.code}>"
+
+
+class Counter(Base):
+    """A one-stop counter (quầy) of an agency, optionally dedicated to one field."""
+
+    __tablename__ = "counters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    name_vi: Mapped[str] = mapped_column(String(255))
+    name_en: Mapped[str] = mapped_column(String(255), default="")
+    field_id: Mapped[int | None] = mapped_column(ForeignKey("fields.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    agency: Mapped[Agency] = relationship(back_populates="counters")
+    field: Mapped[Field | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Counter {self.code}>"
+
+
+class Procedure(Base):
+    """An administrative procedure (thủ tục hành chính) in the catalogue."""
+
+    __tablename__ = "procedures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name_vi: Mapped[str] = mapped_column(String(500))
+    name_en: Mapped[str] = mapped_column(String(500), default="")
+    field_id: Mapped[int | None] = mapped_column(ForeignKey("fields.id"), index=True)
+
+    field: Mapped[Field | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Procedure {self.code}>"
+
+
+class FormVersion(Base):
+    """A questionnaire definition as answered: (form id, version, content hash)."""
+
+    __tablename__ = "form_versions"
+    __table_args__ = (UniqueConstraint("form_id", "version", "content_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    form_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Response(Base):
+    """One stored questionnaire response (its answers are :class:`Answer` rows)."""
+
+    __tablename__ = "responses"
+    __table_args__ = (
+        Index("ix_responses_agency_submitted", "agency_id", "submitted_at"),
+        Index("ix_responses_field_submitted", "field_id", "submitted_at"),
+        Index("ix_responses_form_submitted", "form_id", "form_version", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True)
+    uuid: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"))
+    form_id: Mapped[str] = mapped_column(String(64))
+    form_version: Mapped[int] = mapped_column(Integer)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    counter_id: Mapped[int | None] = mapped_column(ForeignKey("counters.id"), index=True)
+    field_id: Mapped[int | None] = mapped_column(ForeignKey("fields.id"))
+    procedure_id: Mapped[int | None] = mapped_column(ForeignKey("procedures.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    # Quality flags, ';'-separated in a fixed order (too_fast;straightlining;honeypot); '' if clean.
+    flags: Mapped[str] = mapped_column(String(100), default="")
+    comment: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str] = mapped_column(String(8), default="vi")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    # A dossier token can be used once: the UNIQUE constraint enforces it in the same transaction.
+    token_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    dossier_hash: Mapped[str | None] = mapped_column(String(64))
+
+    form_definition: Mapped[FormVersion] = relationship()
+    agency: Mapped[Agency] = relationship()
+    counter: Mapped[Counter | None] = relationship()
+    field: Mapped[Field | None] = relationship()
+    procedure: Mapped[Procedure | None] = relationship()
+    answers: Mapped[list[Answer]] = relationship(
+        back_populates="response", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Answer(Base):
+    """One closed answer of a response (long format): an integer code per item key."""
+
+    __tablename__ = "answers"
+
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(SmallInteger)
+
+    response: Mapped[Response] = relationship(back_populates="answers")
+
+
+class User(UserMixin, Base):
+    """An official's account for the admin pages, optionally scoped to one agency."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    role: Mapped[str] = mapped_column(String(16), default="viewer")
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    agency: Mapped[Agency | None] = relationship()
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+class ApiKey(Base):
+    """A key for the read-back API (``Authorization: Bearer …``); only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,0 +1,105 @@
+"""``sipas analyze`` (analysis.cli.analyze) on small exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from analysis.cli import analyze
+from tests.analysis.factories import make_responses
+
+
+@pytest.fixture
+def export(tmp_path: Path, form17) -> Path:
+    df = make_responses(form17, seed=12, n=240)
+    df["submitted_at"] = df["submitted_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    df["form_id"] = form17.id
+    path = tmp_path / "responses.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def _run(*args: str):
+    return CliRunner().invoke(analyze, list(args))
+
+
+def test_analyze_writes_long_table(export: Path, tmp_path: Path):
+    out = tmp_path / "result.csv"
+    res = _run(
+        str(export), "--form", "sipas-2017", "--by", "agency_code,period:quarter",
+        "--weight", "weight", "--strata", "agency_code", "--psu", "counter_code",
+        "--ci", "beta", "--index-version", "B", "--out", str(out),
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out)
+    assert list(table.columns[:3]) == ["agency_code", "period", "level"]
+    groups = table[["agency_code", "period"]].drop_duplicates()
+    assert len(table) == len(groups) * (22 + 5 + 1)
+    assert set(table["period"].str[-2:]) <= {"Q1", "Q2", "Q3", "Q4"}
+    assert (table["version"] == "B").all()
+    assert "index version B" in res.output
+
+
+def test_analyze_with_frame_poststratifies(export: Path, tmp_path: Path):
+    df = pd.read_csv(export)
+    frame = (
+        df.groupby(["agency_code", "field_code"]).size().mul(37).rename("dossiers").reset_index()
+    )
+    frame_path = tmp_path / "frame.csv"
+    frame.to_csv(frame_path, index=False)
+    out = tmp_path / "r.csv"
+    res = _run(str(export), "--form", "sipas-2017", "--frame", str(frame_path), "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert pd.read_csv(out)["se"].gt(0).all()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--by", "region"], "unknown column 'region'"),
+        (["--by", "period:week"], "period:month"),
+        (["--weight", "nope"], "unknown column 'nope'"),
+        (["--weight", "weight", "--frame", "{export}"], "either --weight or --frame"),
+        (["--level", "95"], "between 0 and 1"),
+    ],
+)
+def test_usage_errors(export: Path, tmp_path: Path, args, message):
+    args = [a.replace("{export}", str(export)) for a in args]
+    res = _run(str(export), "--form", "sipas-2017", *args, "--out", str(tmp_path / "o.csv"))
+    assert res.exit_code == 2
+    assert message in res.output
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("e1_2", "x", "non-numeric"),
+        ("e1_2", "9", "outside its codes"),
+        ("weight", "-3", "positive"),
+    ],
+)
+def test_data_errors_are_reported(export: Path, tmp_path: Path, column, value, message):
+    df = pd.read_csv(export, dtype=str)
+    df.loc[5, column] = value
+    df.to_csv(export, index=False)
+    res = _run(
+        str(export), "--form", "sipas-2017", "--weight", "weight", "--out", str(tmp_path / "o.csv")
+    )
+    assert res.exit_code == 1
+    assert message in res.output
+
+
+def test_other_forms_in_export_are_rejected(export: Path, tmp_path: Path):
+    df = pd.read_csv(export, dtype=str)
+    df.loc[0, "form_id"] = "sipas-counter"
+    df.to_csv(export, index=False)
+    res = _run(str(export), "--form", "sipas-2017", "--out", str(tmp_path / "o.csv"))
+    assert res.exit_code == 2 and "other forms" in res.output
+
+
+def test_unknown_form(export: Path, tmp_path: Path):
+    res = _run(str(export), "--form", "no-such-form", "--out", str(tmp_path / "o.csv"))
+    assert res.exit_code == 2 and "--form" in res.output

@@ -1,0 +1,104 @@
+"""Real headless Chromium against the real app served by werkzeug in a background thread.
+
+Chromium comes from Debian (``/usr/bin/chromium``); Playwright's own browser download is never
+used. Every test here is marked ``browser`` and skipped, with the reason, when Chromium is absent.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.browser)
+            if not CHROMIUM.exists():
+                item.add_marker(pytest.mark.skip(reason=f"browser tests need {CHROMIUM}"))
+
+
+@dataclass
+class LiveServer:
+    """An app served on 127.0.0.1 at ``url``."""
+
+    app: Flask
+    url: str
+
+
+@pytest.fixture
+def serve(make_app: Callable[..., Flask]) -> Iterator[Callable[..., LiveServer]]:
+    """Start the app (with CSRF on, as in production) on a free port: ``serve(**config)``."""
+    servers = []
+
+    def start(**config: Any) -> LiveServer:
+        app = make_app(WTF_CSRF_ENABLED=True, **config)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return LiveServer(app, f"http://127.0.0.1:{server.server_port}")
+
+    yield start
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the session."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser tests need {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(params=[True, False], ids=["js", "nojs"])
+def javascript(request: pytest.FixtureRequest) -> bool:
+    """Run a test with JavaScript on and off."""
+    return bool(request.param)
+
+
+@pytest.fixture
+def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """Open pages in fresh 360×740 phone contexts: ``new_page(javascript=False)``."""
+    contexts = []
+
+    def factory(*, javascript: bool = True) -> Any:
+        context = browser.new_context(
+            viewport={"width": 360, "height": 740},
+            java_script_enabled=javascript,
+            is_mobile=True,
+            has_touch=True,
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield factory
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def phone(new_page: Callable[..., Any], javascript: bool) -> Any:
+    """A phone page with JavaScript on, then off (the test runs twice)."""
+    return new_page(javascript=javascript)

@@ -1,1 +1,33 @@
+"""Survey statistics for SIPAS on a table of weighted counts (pure: numpy/pandas/scipy).
 
+>>> from analysis import Design, counts_from_responses, satisfaction_indices
+>>> # counts = counts_from_responses(df, form, Design(weight="weight"), by=["agency_code"])
+>>> # result = satisfaction_indices(counts, form, Design(weight="weight"), by=["agency_code"])
+
+Modules: :mod:`analysis.design` (Design, Calibration), :mod:`analysis.counts` (the count
+table), :mod:`analysis.estimators` (domain ratios), :mod:`analysis.variance` (linearisation),
+:mod:`analysis.intervals`, :mod:`analysis.reliability`, :mod:`analysis.indices` (the SIPAS
+indices), :mod:`analysis.descriptive` (mean scores, shares), :mod:`analysis.compare`,
+:mod:`analysis.results`; weights are in :mod:`analysis.weighting`.
+"""
+
+from analysis.compare import compare_domains
+from analysis.counts import counts_from_responses, validate_counts
+from analysis.descriptive import item_statistics
+from analysis.design import Calibration, Design
+from analysis.errors import AnalysisError
+from analysis.indices import satisfaction_indices
+from analysis.results import Difference, IndexResult
+
+__all__ = [
+    "AnalysisError",
+    "Calibration",
+    "Design",
+    "Difference",
+    "IndexResult",
+    "compare_domains",
+    "counts_from_responses",
+    "item_statistics",
+    "satisfaction_indices",
+    "validate_counts",
+]

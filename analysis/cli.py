@@ -17,6 +17,7 @@ import pandas as pd
 from analysis.counts import counts_from_responses
 from analysis.design import Design, LonelyPSU
 from analysis.errors import AnalysisError
+from analysis.frames import period_of
 from analysis.indices import CIMethod, satisfaction_indices
 
 __all__ = ["analyze", "read_export", "resolve_by"]
@@ -58,18 +59,12 @@ def resolve_by(responses: pd.DataFrame, spec: str | None) -> tuple[pd.DataFrame,
 
 
 def _period(submitted_at: pd.Series, granularity: str) -> pd.Series:
+    if submitted_at.isna().any() or (submitted_at.astype(str).str.strip() == "").any():
+        raise click.UsageError("submitted_at is blank in some rows; cannot derive periods")
     try:
-        ts = pd.to_datetime(submitted_at, utc=True, format="ISO8601")
+        return period_of(submitted_at, granularity)
     except (ValueError, TypeError) as exc:
         raise click.UsageError(f"submitted_at has values that are not ISO 8601: {exc}") from None
-    if ts.isna().any():
-        raise click.UsageError("submitted_at is blank in some rows; cannot derive periods")
-    year = ts.dt.year.astype(str)
-    if granularity == "year":
-        return year
-    if granularity == "quarter":
-        return year + "-Q" + ts.dt.quarter.astype(str)
-    return year + "-" + ts.dt.month.astype(str).str.zfill(2)
 
 
 def _load_form(spec: str) -> Any:

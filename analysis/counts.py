@@ -229,16 +229,9 @@ def counts_from_responses(
             )
         )
 
-    crit = (
-        np.column_stack(
-            [
-                codes[k] if k in codes else _codes(responses[k], form.item(k))
-                for k in hierarchy.criteria
-            ]
-        )
-        if hierarchy.criteria
-        else np.zeros((n_rows, 0))
-    )
+    crit = np.empty((n_rows, len(hierarchy.criteria)))
+    for col, key in enumerate(hierarchy.criteria):
+        crit[:, col] = codes[key] if key in codes else _codes(responses[key], form.item(key))
     valid = np.isin(crit, hierarchy.valid_codes)
     satisfied = valid & (crit >= hierarchy.satisfied_threshold)
     for (level, key), r in hierarchy.respondent_scores(satisfied * 1.0, valid * 1.0).items():
@@ -315,10 +308,15 @@ def _factorize_rows(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         codes = codes * (len(uniq) + 1) + c
         codes, _ = pd.factorize(codes)
     gid, _ = pd.factorize(codes)
-    first = np.full(gid.max() + 1 if len(gid) else 0, -1, dtype=np.int64)
-    order = np.arange(len(gid))[::-1]
-    first[gid[order]] = order
-    return gid.astype(np.int64), first
+    return gid.astype(np.int64), first_rows(gid)
+
+
+def first_rows(ids: np.ndarray) -> np.ndarray:
+    """Index of the first row of every id ``0..ids.max()``."""
+    first = np.full(int(ids.max(initial=-1)) + 1, -1, dtype=np.int64)
+    order = np.arange(len(ids))[::-1]
+    first[ids[order]] = order
+    return first
 
 
 def _aggregate(
@@ -335,11 +333,21 @@ def _aggregate(
         n = np.ones(len(gid), dtype=np.int64)
         sw, sw2, sw0 = w, w * w, w0
     else:
-        values, inverse = np.unique(answer, return_inverse=True)
+        inverse, values = pd.factorize(answer, sort=True)
+        values = np.asarray(values, dtype=float)
         pair = gid * len(values) + inverse
-        uniq, idx = np.unique(pair, return_inverse=True)
+        space = (int(gid.max(initial=-1)) + 1) * len(values)
+        if space <= 4 * len(pair) + 1_000_000:  # dense key space: bincount, no sort
+            n_all = np.bincount(pair, minlength=space)
+            uniq = np.flatnonzero(n_all)
+            position = np.zeros(space, dtype=np.int64)
+            position[uniq] = np.arange(len(uniq))
+            idx = position[pair]
+            n = n_all[uniq].astype(np.int64)
+        else:
+            uniq, idx = np.unique(pair, return_inverse=True)
+            n = np.bincount(idx, minlength=len(uniq)).astype(np.int64)
         key_g, key_a = uniq // len(values), values[uniq % len(values)]
-        n = np.bincount(idx, minlength=len(uniq)).astype(np.int64)
         sw = np.bincount(idx, weights=w, minlength=len(uniq))
         sw2 = np.bincount(idx, weights=w * w, minlength=len(uniq))
         sw0 = None if w0 is None else np.bincount(idx, weights=w0, minlength=len(uniq))

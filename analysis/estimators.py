@@ -166,12 +166,15 @@ def domains_by(
         return Domains((ids,), labels)
     if rollup_column not in by:
         raise CountTableError(f"rollup column {rollup_column!r} is not one of by={by}")
-    units = frame[rollup_column].astype(str).to_numpy()
-    chains = _ancestor_chains(sorted(set(units)), parents)
+    codes, units = pd.factorize(frame[rollup_column].astype(str))
+    chains = _ancestor_chains(list(units), parents)
     depth = max(len(c) for c in chains.values())
     layers_frames = []
     for level in range(depth):
-        anc = np.array([chains[u][level] if level < len(chains[u]) else "" for u in units])
+        per_unit = np.array(
+            [chains[u][level] if level < len(chains[u]) else "" for u in units], dtype=object
+        )
+        anc = per_unit[codes]
         sub = frame.copy()
         sub[rollup_column] = anc
         layers_frames.append((anc != "", sub))

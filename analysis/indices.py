@@ -149,6 +149,8 @@ def satisfaction_indices(
         s2 = n / (n - 1) * fit.srs_sum / total_x
         v_srs = s2 / n * ((1 - n / total_x) if deff == "without_replacement" else 1.0)
         design_effect = var / v_srs
+    if deff == "without_replacement":  # as R: no SRS reference when N-hat < n
+        design_effect = np.where(total_x < n, np.nan, design_effect)
     low, high, method, note, n_eff = share_intervals(
         p, se, n, df, design_effect, is_crit, ci, confidence
     )

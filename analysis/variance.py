@@ -37,7 +37,7 @@ import pandas as pd
 import scipy.linalg as la
 import scipy.sparse as sp
 
-from analysis.counts import RESPONSE_ITEM, validate_counts
+from analysis.counts import RESPONSE_ITEM, first_rows, validate_counts
 from analysis.design import Calibration, Design
 from analysis.errors import CountTableError, DesignError, LonelyPSUError
 
@@ -211,10 +211,7 @@ def _factorize_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """Ids of (a, b) pairs in order of first appearance, and the first row of each."""
     key = a.astype(np.int64) * (int(b.max(initial=0)) + 1) + b
     ids, _ = pd.factorize(key)
-    first = np.full(int(ids.max(initial=-1)) + 1, -1, dtype=np.int64)
-    rev = np.arange(len(ids))[::-1]
-    first[ids[rev]] = rev
-    return ids.astype(np.int64), first
+    return ids.astype(np.int64), first_rows(ids)
 
 
 def _calibration(
@@ -233,9 +230,7 @@ def _calibration(
     )
     base_total = np.bincount(cell[resp], weights=w0[resp], minlength=n_cells)
     # The model matrix X: one indicator block per margin, constant within a cell.
-    first = np.full(n_cells, -1, dtype=np.int64)
-    rev = np.arange(len(cell))[::-1]
-    first[cell[rev]] = rev
+    first = first_rows(cell)
     blocks = []
     for margin in cal.model_margins():
         values = counts[list(margin)].astype(str)

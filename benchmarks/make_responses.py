@@ -236,8 +236,8 @@ def _chunk_table(
         "channel": _dictionary(rng.choice(len(CHANNELS), m, p=CHANNEL_P), CHANNELS),
         "flags": _dictionary(rng.integers(0, len(FLAG_VALUES), m), FLAG_VALUES, mask=flagged),
     }
-    for key, column in zip(keys, _answers(province, agency, counter, field, keys, rng)):
-        columns[key] = column
+    answers = _answers(province, agency, counter, field, keys, rng)
+    columns.update(zip(keys, answers, strict=True))
     columns["comment"] = _dictionary(rng.integers(0, len(COMMENTS), m), COMMENTS, mask=commented)
     columns["weight"] = pa.array(weight)
     return pa.table(columns)
@@ -246,7 +246,7 @@ def _chunk_table(
 def _csv_ready(table: pa.Table) -> pa.Table:
     """Decode dictionaries and format ``submitted_at`` as ISO 8601 UTC for the CSV export."""
     arrays = []
-    for name, column in zip(table.column_names, table.columns):
+    for name, column in zip(table.column_names, table.columns, strict=True):
         if name == "submitted_at":
             column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
         elif pa.types.is_dictionary(column.type):

@@ -8,8 +8,9 @@ Two kinds of QR code lead a citizen to the questionnaire:
   expiring, single-use token from :mod:`survey.tokens`.
 
 Images use error-correction level M (15 % of the symbol can be damaged), which keeps the symbol
-small enough to scan from a receipt. The functions here are pure; the ``sipas qr`` commands at the
-bottom need the application (for unit names) and live in :mod:`survey.qr_cli`.
+small enough to scan from a receipt. The functions here are pure (except :func:`render_sheet`,
+which renders a template); the ``sipas qr`` commands, which need the application for unit names,
+live in :mod:`survey.qr_cli`.
 """
 
 from __future__ import annotations

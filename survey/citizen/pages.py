@@ -16,6 +16,10 @@ Decisions worth knowing:
   value yields ``started_at=None``, never an error.
 * **CSRF.** The token is checked here rather than by the global hook so that a stale page
   re-renders with the citizen's answers and a friendly notice instead of a bare 400.
+* **Kiosk.** After a submit, the thank-you page returns to a fresh form with a
+  ``<meta http-equiv="refresh">`` (no JavaScript needed). The idle reset after
+  ``SIPAS_KIOSK_IDLE_SECONDS`` is a tiny inline script: without JavaScript a kiosk does not reset
+  on idle, because a meta refresh on the form page would wipe a citizen's half-finished answers.
 """
 
 from __future__ import annotations
@@ -23,21 +27,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app, redirect, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from itsdangerous import BadData, URLSafeTimedSerializer
-from werkzeug.exceptions import NotFound
 
 import forms
-from survey import repository, tokens
-from survey.citizen import lookups
+from survey import repository
+from survey.citizen.places import Place, lang, unit_name
 from survey.errors import SUBMISSION_MESSAGES
 from survey.extensions import csrf
 from survey.submissions import Submission
@@ -88,27 +90,6 @@ MESSAGES = {
 
 
 @dataclass(frozen=True, slots=True)
-class Place:
-    """Where a form is answered and what the response is attributed to (names localised)."""
-
-    channel: str
-    agency_code: str
-    agency_name: str
-    counter_code: str | None = None
-    counter_name: str | None = None
-    field_code: str | None = None
-    field_name: str | None = None
-    procedure_code: str | None = None
-    procedure_name: str | None = None
-    token_id: str | None = None
-    dossier_hash: str | None = None
-
-    @property
-    def kiosk(self) -> bool:
-        return self.channel == "kiosk"
-
-
-@dataclass(frozen=True, slots=True)
 class FormState:
     """Hidden state of one form page: the response UUID and its signed start time."""
 
@@ -124,64 +105,6 @@ class Section:
     kind: str  # "r" rating, "c" expectation, "p" profile
     prompt: str | None
     questions: list[tuple[int, Any]] = field(default_factory=list)
-
-
-def _lang() -> str:
-    return str(get_locale())
-
-
-def _name(unit: Any, lang: str) -> str:
-    return unit.name_en if lang == "en" and unit.name_en else unit.name_vi
-
-
-# --- places -----------------------------------------------------------------------------------
-
-
-def counter_place(counter_code: str, field_arg: str | None, *, kiosk: bool) -> Place:
-    """The place of a counter QR (or kiosk); 404 for an unknown or inactive counter.
-
-    ``field_arg`` (``?f=``) fixes the field; an unknown code falls back to the counter's default.
-    """
-    counter = repository.get_counter(counter_code)
-    if counter is None or not counter.active:
-        raise NotFound()
-    lang = _lang()
-    chosen = lookups.get_field(field_arg) if field_arg else None
-    chosen = chosen or counter.field
-    return Place(
-        channel="kiosk" if kiosk else "counter_qr",
-        agency_code=counter.agency.code,
-        agency_name=_name(counter.agency, lang),
-        counter_code=counter.code,
-        counter_name=_name(counter, lang),
-        field_code=chosen.code if chosen is not None else None,
-        field_name=_name(chosen, lang) if chosen is not None else None,
-    )
-
-
-def verify_token(token: str) -> tokens.DossierClaims:
-    """Verify a dossier token with the app's key; raises :class:`survey.tokens.TokenError`."""
-    max_age = timedelta(days=current_app.config["SIPAS_TOKEN_MAX_AGE_DAYS"])
-    return tokens.verify_dossier_token(current_app.config["SECRET_KEY"], token, max_age)
-
-
-def dossier_place(claims: tokens.DossierClaims) -> Place:
-    """The place named by a verified dossier token (unit names looked up, codes as fallback)."""
-    lang = _lang()
-    agency = repository.get_agency(claims.agency_code)
-    chosen = lookups.get_field(claims.field_code)
-    procedure = repository.get_procedure(claims.procedure_code) if claims.procedure_code else None
-    return Place(
-        channel="dossier_qr",
-        agency_code=claims.agency_code,
-        agency_name=_name(agency, lang) if agency is not None else claims.agency_code,
-        field_code=claims.field_code,
-        field_name=_name(chosen, lang) if chosen is not None else claims.field_code,
-        procedure_code=claims.procedure_code,
-        procedure_name=_name(procedure, lang) if procedure is not None else claims.procedure_code,
-        token_id=claims.token_id,
-        dossier_hash=claims.dossier_hash,
-    )
 
 
 # --- form pages -------------------------------------------------------------------------------
@@ -218,21 +141,21 @@ def default_form() -> forms.Form:
     return repository.load_form(current_app.config["SIPAS_DEFAULT_FORM"])
 
 
-def sections(form: forms.Form, lang: str) -> list[Section]:
+def sections(form: forms.Form, language: str) -> list[Section]:
     """The form's questions grouped for display: factors, expectations, then the profile."""
     by_key = {item.key: item for item in form.rating_items}
     result: list[Section] = []
     number = 0
-    scale_prompt = form.scale.prompt[lang] if form.scale.prompt else None
+    scale_prompt = form.scale.prompt[language] if form.scale.prompt else None
     for factor in form.factors:
-        section = Section(factor.label[lang], "r", scale_prompt if not result else None)
+        section = Section(factor.label[language], "r", scale_prompt if not result else None)
         for key in factor.item_keys:
             number += 1
             section.questions.append((number, by_key[key]))
         result.append(section)
     if form.expectation_items:
         scale = form.expectation_scale
-        prompt = scale.prompt[lang] if scale is not None and scale.prompt else None
+        prompt = scale.prompt[language] if scale is not None and scale.prompt else None
         section = Section(_("Your expectations"), "c", prompt)
         for item in form.expectation_items:
             number += 1
@@ -258,17 +181,17 @@ def render_form(
     status: int = 200,
 ) -> ResponseReturnValue:
     """Render the questionnaire page (also when re-shown with the citizen's answers)."""
-    lang = _lang()
+    language = lang()
     fields = []
     if place.field_code is None:
-        fields = [(f.code, _name(f, lang)) for f in repository.list_fields()]
+        fields = [(f.code, unit_name(f, language)) for f in repository.list_fields()]
     html = render_template(
         "citizen/form.html",
         form=form,
-        lang=lang,
+        lang=language,
         place=place,
         state=state,
-        sections=sections(form, lang),
+        sections=sections(form, language),
         fields=fields,
         values=values or {},
         errors=errors or {},
@@ -311,9 +234,12 @@ def _posted_values(form: forms.Form) -> dict[str, str]:
 
 
 def _submission(
-    form: forms.Form, place: Place, values: Mapping[str, str], state: tuple[Any, Any, Any]
+    form: forms.Form,
+    place: Place,
+    values: Mapping[str, str],
+    response_uuid: uuid.UUID,
+    started_at: datetime | None,
 ) -> Submission:
-    response_uuid, _state, started_at = state
     field_code = place.field_code
     if field_code is None and values.get("field") not in (None, FIELD_UNKNOWN):
         field_code = values["field"]
@@ -332,7 +258,7 @@ def _submission(
         token_id=place.token_id,
         dossier_hash=place.dossier_hash,
         started_at=started_at,
-        locale=_lang(),
+        locale=lang(),
         honeypot=request.form.get(HONEYPOT) or None,
     )
 
@@ -356,8 +282,7 @@ def handle_post(place: Place, thanks_url: str) -> ResponseReturnValue:
     """POST: check, store and redirect to the thank-you page, or re-render with the answers."""
     form, notice = _posted_form()
     values = _posted_values(form)
-    posted = posted_state()
-    state = posted[1]
+    response_uuid, state, started_at = posted_state()
     if notice is not None:
         return render_form(place, form, new_state(), values=values, alert=notice, status=422)
     try:
@@ -370,7 +295,7 @@ def handle_post(place: Place, thanks_url: str) -> ResponseReturnValue:
         )
         return render_form(place, form, state, values=values, alert=alert, status=400)
     try:
-        repository.save_response(_submission(form, place, values, posted))
+        repository.save_response(_submission(form, place, values, response_uuid, started_at))
     except repository.TokenAlreadyUsed:
         return message_page("token_used", 409, place=place)
     except repository.ConflictingResubmission:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from survey.citizen import bp, pages
+from survey.citizen import bp, lookups, pages, places
 from survey.extensions import csrf, limiter
 from survey.i18n import language_links, remember_locale
 from survey.tokens import TokenError, TokenExpired
@@ -31,7 +31,7 @@ def _submit_limit() -> str:
 @limiter.limit(_submit_limit, methods=["POST"])
 def counter_survey(counter_code: str) -> ResponseReturnValue:
     """The questionnaire reached from a counter's QR code (``?f=`` fixes the field)."""
-    place = pages.counter_place(counter_code, request.args.get("f"), kiosk=False)
+    place = places.counter_place(counter_code, request.args.get("f"), kiosk=False)
     if request.method == "POST":
         return pages.handle_post(place, url_for(".thanks"))
     return pages.show_form(place)
@@ -42,7 +42,7 @@ def counter_survey(counter_code: str) -> ResponseReturnValue:
 @limiter.limit(_submit_limit, methods=["POST"])
 def kiosk_survey(counter_code: str) -> ResponseReturnValue:
     """The questionnaire on a tablet standing at a counter; resets for the next citizen."""
-    place = pages.counter_place(counter_code, request.args.get("f"), kiosk=True)
+    place = places.counter_place(counter_code, request.args.get("f"), kiosk=True)
     if request.method == "POST":
         return pages.handle_post(place, url_for(".kiosk_thanks", counter_code=counter_code))
     return pages.show_form(place)
@@ -54,15 +54,15 @@ def kiosk_survey(counter_code: str) -> ResponseReturnValue:
 def dossier_survey(token: str) -> ResponseReturnValue:
     """The questionnaire reached from the single-use QR code on a dossier receipt."""
     try:
-        claims = pages.verify_token(token)
+        claims = places.verify_token(token)
     except TokenExpired:
         return pages.message_page("token_expired", 410)
     except TokenError:
         return pages.message_page("token_invalid", 400)
-    place = pages.dossier_place(claims)
+    place = places.dossier_place(claims)
     if request.method == "POST":
         return pages.handle_post(place, url_for(".thanks"))
-    if pages.lookups.token_used(claims.token_id):
+    if lookups.token_used(claims.token_id):
         return pages.message_page("token_used", 409, place=place)
     return pages.show_form(place)
 
@@ -76,7 +76,7 @@ def thanks() -> ResponseReturnValue:
 @bp.route("/k/<counter_code>/thanks")
 def kiosk_thanks(counter_code: str) -> ResponseReturnValue:
     """Kiosk thank-you page; it returns to a fresh form (in Vietnamese) after a few seconds."""
-    pages.counter_place(counter_code, None, kiosk=True)
+    places.counter_place(counter_code, None, kiosk=True)
     refresh_url = url_for(".kiosk_survey", counter_code=counter_code, lang="vi")
     return render_template(
         "citizen/thanks.html", form=pages.default_form(), refresh_url=refresh_url

@@ -103,3 +103,20 @@ def test_other_forms_in_export_are_rejected(export: Path, tmp_path: Path):
 def test_unknown_form(export: Path, tmp_path: Path):
     res = _run(str(export), "--form", "no-such-form", "--out", str(tmp_path / "o.csv"))
     assert res.exit_code == 2 and "--form" in res.output
+
+
+@pytest.mark.parametrize(("value", "message"), [("yesterday", "ISO 8601"), ("", "blank")])
+def test_bad_timestamps_for_periods(export: Path, tmp_path: Path, value, message):
+    df = pd.read_csv(export, dtype=str)
+    df.loc[2, "submitted_at"] = value
+    df.to_csv(export, index=False)
+    res = _run(
+        str(export),
+        "--form",
+        "sipas-2017",
+        "--by",
+        "period:month",
+        "--out",
+        str(tmp_path / "o.csv"),
+    )
+    assert res.exit_code == 2 and message in res.output

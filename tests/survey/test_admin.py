@@ -142,7 +142,7 @@ def test_qr_downloads_and_sheets(app, client, make_counter) -> None:
     assert svg.mimetype == "image/svg+xml"
     assert svg.get_data(as_text=True).startswith("<svg")
     sheet = client.get("/admin/counters/Q1/sheet?size=a6").get_data(as_text=True)
-    assert "size: A6" in sheet
+    assert "size: 105mm 148mm" in sheet
     assert "http://localhost/s/Q1" in sheet
     both = client.get("/admin/counters/sheet").get_data(as_text=True)
     assert both.count('<section class="sheet">') == 2

@@ -118,11 +118,11 @@ def _entry(n: int = 1) -> qrcodes.SheetEntry:
     )
 
 
-@pytest.mark.parametrize(("size", "page"), [("a4", "A4"), ("a6", "A6")])
+@pytest.mark.parametrize(("size", "page"), [("a4", "210mm 297mm"), ("a6", "105mm 148mm")])
 def test_sheet_has_page_size_names_instruction_and_url(app, size: str, page: str) -> None:
     with app.test_request_context():
         html = qrcodes.render_sheet([_entry(1), _entry(2)], size)  # type: ignore[arg-type]
-    assert f"size: {page} portrait" in html
+    assert f"size: {page};" in html
     assert html.count('<section class="sheet">') == 2
     assert html.count("<svg") == 2
     for text in ("Sở Tư pháp", "Quầy số 1", "Quầy số 2", "Hộ tịch", "http://127.0.0.1:5000/s/Q2"):
@@ -222,7 +222,7 @@ def test_cli_sheet_for_some_or_all_counters(runner, make_counter, tmp_path: Path
     html = out.read_text()
     assert html.count('<section class="sheet">') == 2
     assert "/s/Q3" not in html
-    assert "size: A6" in html
+    assert "size: 105mm 148mm" in html
     result = runner.invoke(["qr", "sheet", "--counter", "Q3", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_text().count('<section class="sheet">') == 1

@@ -1,0 +1,263 @@
+"""Shared plumbing of the benchmark drivers: timed processes, machine facts, background load.
+
+Nothing here is imported by the project packages; the drivers (``stats.py``,
+``submissions.py``) run it from the command line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import re
+import shlex
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "BENCH_DIR",
+    "DOCS_FILE",
+    "OUT_DIR",
+    "Background",
+    "Timed",
+    "machine",
+    "replace_section",
+    "run_timed",
+]
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+OUT_DIR = BENCH_DIR / "out"
+DOCS_FILE = REPO / "docs" / "benchmarks.md"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Timed:
+    """One whole process measured by ``/usr/bin/time -v``.
+
+    Attributes
+    ----------
+    command : list of str
+        The command as run (without the ``time`` wrapper).
+    returncode : int
+        The command's exit status.
+    wall_s, user_s, sys_s : float
+        Elapsed, user-CPU and system-CPU seconds.
+    peak_rss_mb : float
+        Maximum resident set size in MiB (of the largest process of the tree).
+    stdout, stderr : str
+        Captured output (the ``time`` report removed from stderr).
+    timings : dict
+        ``TIMING <step> <seconds>`` lines printed by the command.
+    """
+
+    command: list[str]
+    returncode: int
+    wall_s: float
+    user_s: float
+    sys_s: float
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cpu_s(self) -> float:
+        """User + system CPU seconds."""
+        return self.user_s + self.sys_s
+
+
+def _parse_elapsed(text: str) -> float:
+    parts = [float(p) for p in text.split(":")]
+    seconds = 0.0
+    for p in parts:
+        seconds = seconds * 60 + p
+    return seconds
+
+
+def run_timed(
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    log: Path | None = None,
+) -> Timed:
+    """Run ``command`` under ``/usr/bin/time -v`` and return its measurements.
+
+    ``log`` (if given) receives the command line, stdout and stderr.
+    """
+    marker = "@@TIME@@"
+    full = ["/usr/bin/time", "-v", "--", *command]
+    proc = subprocess.run(
+        full,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd or REPO,
+        check=False,
+    )
+    stderr = proc.stderr.replace("\tCommand being timed:", marker + "\tCommand being timed:", 1)
+    own, _, report = stderr.rpartition(marker) if marker in stderr else (stderr, "", "")
+
+    def grab(label: str) -> str:
+        match = re.search(rf"{re.escape(label)}: (.+)", report)
+        return match.group(1).strip() if match else "0"
+
+    timings = {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r"^TIMING (\S+) ([0-9.]+)$", proc.stdout, re.MULTILINE)
+    }
+    exit_status = int(grab("Exit status")) if "Exit status" in report else proc.returncode
+    timed = Timed(
+        command=list(command),
+        returncode=exit_status,
+        wall_s=_parse_elapsed(grab("Elapsed (wall clock) time (h:mm:ss or m:ss)")),
+        user_s=float(grab("User time (seconds)")),
+        sys_s=float(grab("System time (seconds)")),
+        peak_rss_mb=int(grab("Maximum resident set size (kbytes)")) / 1024,
+        stdout=proc.stdout,
+        stderr=own,
+        timings=timings,
+    )
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(
+            f"$ {shlex.join(command)}\n--- stdout\n{proc.stdout}\n--- stderr\n{stderr}",
+            encoding="utf-8",
+        )
+    return timed
+
+
+def _cpu_jiffies() -> tuple[int, int]:
+    """Return (busy, total) jiffies of the whole machine from /proc/stat."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def _process_jiffies() -> dict[int, tuple[int, str]]:
+    """Return {pid: (utime + stime jiffies, short command line)} for every process."""
+    out: dict[int, tuple[int, str]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="utf-8", errors="replace") as fh:
+                stat = fh.read()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        out[int(entry.name)] = (int(fields[11]) + int(fields[12]), cmd[:160] or stat[:40])
+    return out
+
+
+class Background:
+    """Measure what else used the CPU while a benchmark ran.
+
+    Use as a context manager around the measured work; ``exclude`` is a predicate on a command
+    line (the benchmark's own processes). After exit: ``busy_cpu_s`` (all processes),
+    ``others`` (the top other processes by CPU seconds) and ``loadavg`` (at entry).
+    """
+
+    def __init__(self, exclude_patterns: Sequence[str] = (), interval: float = 1.0) -> None:
+        self.exclude = [re.compile(p) for p in exclude_patterns]
+        self.interval = interval
+        self.loadavg = os.getloadavg()
+        self.busy_cpu_s = 0.0
+        self.wall_s = 0.0
+        self.others: list[tuple[str, float]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._cpu: dict[str, float] = {}
+
+    def __enter__(self) -> Background:
+        self.loadavg = os.getloadavg()
+        self._t0 = time.perf_counter()
+        self._busy0 = _cpu_jiffies()[0]
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        before = _process_jiffies()
+        me = os.getpid()
+        while True:
+            stopped = self._stop.wait(self.interval)
+            now = _process_jiffies()
+            for pid, (jiffies, cmd) in now.items():
+                if pid == me or any(p.search(cmd) for p in self.exclude):
+                    continue
+                delta = jiffies - before.get(pid, (0, cmd))[0]
+                if delta > 0:
+                    key = re.sub(r"\s+", " ", cmd)[:110]
+                    self._cpu[key] = self._cpu.get(key, 0.0) + delta / CLK_TCK
+            before = now
+            if stopped:
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.wall_s = time.perf_counter() - self._t0
+        self.busy_cpu_s = (_cpu_jiffies()[0] - self._busy0) / CLK_TCK
+        ranked = sorted(self._cpu.items(), key=lambda kv: -kv[1])
+        self.others = [(cmd, round(sec, 1)) for cmd, sec in ranked if sec >= 0.5][:6]
+
+    def summary(self) -> str:
+        """One line for the docs: load at start and the other processes' CPU use."""
+        other = sum(sec for _, sec in self.others)
+        text = (
+            f"load average at start {self.loadavg[0]:.2f}; other processes used "
+            f"{other:.1f} CPU-s during {self.wall_s:.0f} s"
+        )
+        if self.others:
+            text += " (" + "; ".join(f"`{cmd[:70]}` {sec:.1f} s" for cmd, sec in self.others) + ")"
+        return text
+
+
+def _first_line(command: Sequence[str]) -> str:
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError:
+        return "n/a"
+    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else ""
+
+
+def machine() -> dict[str, str]:
+    """Facts about the machine and the checkout, for the docs."""
+    mem = _first_line(["bash", "-c", "free -g | awk '/^Mem:/ {print $2\" GB\"}'"])
+    cpu = _first_line(["bash", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"])
+    rev = _first_line(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"])
+    dirty = _first_line(["bash", "-c", f"git -C {REPO} status --porcelain | wc -l"])
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": _first_line(["nproc"]),
+        "memory": mem,
+        "cpu": cpu.strip(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "git": f"{rev} (+{dirty} uncommitted paths)",
+    }
+
+
+def replace_section(path: Path, name: str, body: str) -> None:
+    """Replace the text between ``<!-- bench:NAME -->`` markers in ``path`` (append if new)."""
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -39,9 +40,17 @@ def _flip(text: str, index: int) -> str:
     return text[:index] + replacement + text[index + 1 :]
 
 
+def _parts(token: str) -> list[str]:
+    """Payload, timestamp, signature (itsdangerous prefixes a compressed payload with ".")."""
+    return token.rsplit(".", 2)
+
+
 def _payload(token: str) -> dict[str, str]:
-    body = token.split(".")[0]
-    return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    body = _parts(token)[0]
+    compressed = body.startswith(".")
+    body = body.lstrip(".")
+    raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    return json.loads(zlib.decompress(raw) if compressed else raw)
 
 
 def test_round_trip_returns_every_claim() -> None:
@@ -72,12 +81,13 @@ def test_token_is_url_safe_and_short() -> None:
 
 
 def test_dossier_code_never_appears_in_the_token() -> None:
-    token = _issue()
-    decoded = json.dumps(_payload(token))
-    for text in (token, decoded):
-        assert DOSSIER not in text
-        assert "H56" not in text
-    assert set(_payload(token)) == {"a", "f", "p", "h", "n"}
+    for _ in range(50):  # some payloads are compressed, some are not
+        token = _issue()
+        decoded = json.dumps(_payload(token))
+        for text in (token, decoded):
+            assert DOSSIER not in text
+            assert "H56" not in text
+        assert set(_payload(token)) == {"a", "f", "p", "h", "n"}
 
 
 def test_dossier_hash_is_keyed_and_normalised() -> None:
@@ -89,15 +99,16 @@ def test_dossier_hash_is_keyed_and_normalised() -> None:
 
 @pytest.mark.parametrize("part", [0, 1, 2], ids=["payload", "timestamp", "signature"])
 def test_tampering_with_any_part_is_rejected(part: int) -> None:
-    pieces = _issue().split(".")
-    pieces[part] = _flip(pieces[part], len(pieces[part]) // 2)
-    with pytest.raises(TokenInvalid):
-        verify_dossier_token(SECRET, ".".join(pieces), MAX_AGE, now=T0)
+    for _ in range(50):  # compressed and plain payloads alike
+        pieces = _parts(_issue())
+        pieces[part] = _flip(pieces[part], len(pieces[part]) // 2)
+        with pytest.raises(TokenInvalid):
+            verify_dossier_token(SECRET, ".".join(pieces), MAX_AGE, now=T0)
 
 
 def test_a_payload_swapped_from_another_token_is_rejected() -> None:
-    mine = _issue().split(".")
-    other = _issue(agency_code="UBND-X").split(".")
+    mine = _parts(_issue())
+    other = _parts(_issue(agency_code="UBND-X"))
     forged = ".".join([other[0], mine[1], mine[2]])
     with pytest.raises(TokenInvalid):
         verify_dossier_token(SECRET, forged, MAX_AGE, now=T0)
@@ -123,7 +134,7 @@ def test_expiry_uses_the_injected_clock() -> None:
 
 
 def test_expired_forgery_is_invalid_rather_than_expired() -> None:
-    pieces = _issue().split(".")
+    pieces = _parts(_issue())
     pieces[2] = _flip(pieces[2], 3)
     with pytest.raises(TokenInvalid):
         verify_dossier_token(SECRET, ".".join(pieces), MAX_AGE, now=T0 + timedelta(days=365))

@@ -12,7 +12,7 @@ from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from survey.config import defaults
+from survey.config import SECRET_KEY_FILE, defaults
 from survey.extensions import babel, csrf, db, limiter, login_manager
 
 
@@ -56,16 +56,23 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _require_secret_key(app: Flask) -> None:
-    """Refuse to run in production without a secret key; use a throwaway one in debug/tests."""
+    """Find the secret key: configuration, else ``instance/secret_key`` (written by ``sipas demo``).
+
+    Refuse to run in production without one; use a throwaway key in debug and tests.
+    """
     if app.config.get("SECRET_KEY"):
+        return
+    key_file = Path(app.instance_path) / SECRET_KEY_FILE
+    if key_file.is_file():
+        app.config["SECRET_KEY"] = key_file.read_text(encoding="utf-8").strip()
         return
     if app.debug or app.testing:
         app.config["SECRET_KEY"] = secrets.token_hex(32)
         return
     raise ConfigurationError(
-        "SIPAS_SECRET_KEY is not set. Set it to a long random string (it signs sessions and "
-        "dossier QR tokens), e.g. SIPAS_SECRET_KEY=$(python -c 'import secrets; "
-        "print(secrets.token_hex(32))')"
+        "SIPAS_SECRET_KEY is not set (nor instance/secret_key). Set it to a long random "
+        "string (it signs sessions and dossier QR tokens), e.g. "
+        "SIPAS_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
     )
 
 

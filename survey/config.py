@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_INSTANCE_DB = "sipas.db"
+# A file in the instance folder that holds the secret key when SIPAS_SECRET_KEY is not set.
+SECRET_KEY_FILE = "secret_key"
 
 
 def defaults(instance_path: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from flask import Flask
 from sqlalchemy import func, insert, select
 
 from survey import qrcodes, repository
+from survey.config import DEFAULT_INSTANCE_DB, SECRET_KEY_FILE
 from survey.extensions import db
 from survey.models import Agency, Answer, Counter, Field, Procedure, Response, User
 from survey.quality import format_flags, quality_flags
@@ -447,14 +448,16 @@ def seed_responses(n: int, *, random_seed: int = 2024, now: datetime | None = No
 
 def _demo_app(database: Path) -> Flask:
     """The app on the demo database; its secret key is kept next to the database so that dossier
-    QR codes printed earlier stay valid (unless SIPAS_SECRET_KEY is set)."""
+    QR codes printed earlier stay valid and the other commands find it (unless SIPAS_SECRET_KEY
+    is set)."""
     from survey import create_app
 
     config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"}
     if not os.environ.get("SIPAS_SECRET_KEY"):
-        secret_file = database.parent / "demo-secret-key.txt"
+        secret_file = database.parent / SECRET_KEY_FILE
         if not secret_file.exists():
             secret_file.write_text(secrets.token_hex(32), encoding="utf-8")
+            secret_file.chmod(0o600)
         config["SECRET_KEY"] = secret_file.read_text(encoding="utf-8").strip()
     return create_app(config)
 
@@ -473,7 +476,9 @@ def run_demo(
     from survey.migrations import upgrade
 
     if database is None:
-        database = Path(Flask("survey").instance_path) / "sipas-demo.db"
+        # The default database of every other command, so that `sipas export responses` (and
+        # the rest) see the demo's data without configuration.
+        database = Path(Flask("survey").instance_path) / DEFAULT_INSTANCE_DB
     database = database.resolve()
     database.parent.mkdir(parents=True, exist_ok=True)
     if fresh:

@@ -11,7 +11,7 @@ indices), :mod:`analysis.descriptive` (mean scores, shares), :mod:`analysis.comp
 :mod:`analysis.results`; weights are in :mod:`analysis.weighting`.
 """
 
-from analysis.compare import compare_domains
+from analysis.compare import compare_domains, domain_differences
 from analysis.counts import counts_from_responses, validate_counts
 from analysis.descriptive import item_statistics
 from analysis.design import Calibration, Design
@@ -27,6 +27,7 @@ __all__ = [
     "IndexResult",
     "compare_domains",
     "counts_from_responses",
+    "domain_differences",
     "item_statistics",
     "satisfaction_indices",
     "validate_counts",

@@ -20,19 +20,90 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy import stats
 
 from analysis.design import Design
 from analysis.errors import AnalysisError, CountTableError, EmptyGroupError
 from analysis.estimators import domains_from_masks, prepare
 from analysis.hierarchy import hierarchy_from_form
 from analysis.indices import estimate_indicators
-from analysis.results import Difference, difference_from
-from analysis.variance import covariance, domain_df
+from analysis.intervals import wald_interval
+from analysis.results import Difference
+from analysis.variance import domain_df, variance
 
-__all__ = ["DomainSpec", "compare_domains"]
+__all__ = ["DomainSpec", "compare_domains", "domain_differences"]
 
 DomainSpec = Mapping[str, object | Sequence[object]] | None
 """A domain as ``{column: value or list of values}``; ``None`` or ``{}`` is the whole sample."""
+
+
+def domain_differences(
+    counts: pd.DataFrame,
+    form: Any,
+    first: DomainSpec,
+    second: DomainSpec,
+    design: Design | None = None,
+    *,
+    version: Literal["A", "B"] = "A",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Every criterion and index of ``first`` minus the same of ``second`` (0–100 scale).
+
+    Parameters are those of :func:`compare_domains`.
+
+    Returns
+    -------
+    DataFrame
+        One row per indicator: ``level, indicator, first, second, estimate`` (the difference),
+        ``se, ci_low, ci_high, df, t, p_value``.
+    """
+    design = design or Design()
+    tree = hierarchy_from_form(form)
+    prep = prepare(counts, design)
+    masks = [_mask(counts, spec) for spec in (first, second)]
+    for spec, mask in zip((first, second), masks, strict=True):
+        if not mask.any():
+            raise EmptyGroupError(f"domain {dict(spec or {})} has no responses")
+    labels = pd.DataFrame({"domain": ["first", "second"]})
+    fit = estimate_indicators(prep, domains_from_masks(masks, labels), tree, version)
+    one = np.flatnonzero(fit.domain == 0)
+    two = np.flatnonzero(fit.domain == 1)
+    size = fit.lin.estimate.size
+    coef = sp.csc_matrix(
+        (
+            np.r_[np.ones(one.size), -np.ones(two.size)],
+            (np.r_[one, two], np.r_[np.arange(one.size), np.arange(two.size)]),
+        ),
+        shape=(size, one.size),
+    )
+    union = sp.csr_matrix((fit.lin.present[:, one] + fit.lin.present[:, two]).astype(bool))
+    diff = fit.lin.combine(coef, union)
+    se = 100 * np.sqrt(variance(prep.structure, diff))
+    if design.df == "design":
+        df = np.full(one.size, float(prep.structure.design_df))
+    else:
+        df = domain_df(prep.structure, union)
+    est = 100 * diff.estimate
+    low, high = wald_interval(est, se, df, confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(se > 0, est / se, np.nan)
+        p = 2 * stats.t.sf(np.abs(t), np.where(df > 0, df, np.nan))
+    return pd.DataFrame(
+        {
+            "level": fit.level[one],
+            "indicator": fit.indicator[one],
+            "first": 100 * fit.lin.estimate[one],
+            "second": 100 * fit.lin.estimate[two],
+            "estimate": est,
+            "se": se,
+            "ci_low": low,
+            "ci_high": high,
+            "df": df,
+            "t": t,
+            "p_value": p,
+        }
+    )
 
 
 def compare_domains(
@@ -77,27 +148,23 @@ def compare_domains(
     CountTableError
         Unknown column. :class:`EmptyGroupError` if a domain has no responses.
     """
-    design = design or Design()
-    tree = hierarchy_from_form(form)
-    prep = prepare(counts, design)
-    masks = [_mask(counts, spec) for spec in (first, second)]
-    for spec, mask in zip((first, second), masks, strict=True):
-        if not mask.any():
-            raise EmptyGroupError(f"domain {dict(spec or {})} has no responses")
-    labels = pd.DataFrame({"domain": ["first", "second"]})
-    fit = estimate_indicators(prep, domains_from_masks(masks, labels), tree, version)
-    pick = np.flatnonzero((fit.level == level) & (fit.indicator == indicator))
-    if pick.size != 2:
+    table = domain_differences(
+        counts, form, first, second, design, version=version, confidence=confidence
+    )
+    row = table[(table["level"] == level) & (table["indicator"] == indicator)]
+    if len(row) != 1:
         raise AnalysisError(f"unknown indicator {indicator!r} at level {level!r}")
-    lin = fit.lin.select(pick)
-    cov = covariance(prep.structure, lin) * 1e4
-    est = 100 * lin.estimate
-    if design.df == "design":
-        df = float(prep.structure.design_df)
-    else:
-        union = (lin.present[:, [0]] + lin.present[:, [1]]).astype(bool)
-        df = float(domain_df(prep.structure, union)[0])
-    return difference_from(est, cov, df, confidence)
+    r = row.iloc[0]
+    return Difference(
+        estimate=float(r["estimate"]),
+        se=float(r["se"]),
+        ci_low=float(r["ci_low"]),
+        ci_high=float(r["ci_high"]),
+        df=float(r["df"]),
+        t=float(r["t"]),
+        p_value=float(r["p_value"]),
+        confidence=confidence,
+    )
 
 
 def _mask(counts: pd.DataFrame, spec: DomainSpec) -> np.ndarray:

@@ -80,8 +80,13 @@ def domain_columns(counts: pd.DataFrame) -> tuple[str, ...]:
     return tuple(c for c in counts.columns if c not in fixed)
 
 
-def validate_counts(counts: pd.DataFrame, *, calibrated: bool = False) -> None:
+def validate_counts(
+    counts: pd.DataFrame, *, calibrated: bool = False, negative_weights: bool = False
+) -> None:
     """Check that ``counts`` follows the schema above.
+
+    ``negative_weights`` allows negative (never zero) final weight sums, which linear (GREG)
+    calibration can produce.
 
     Raises
     ------
@@ -97,8 +102,10 @@ def validate_counts(counts: pd.DataFrame, *, calibrated: bool = False) -> None:
             raise CountTableError(f"count table column {col!r} must be numeric")
         values = counts[col].to_numpy(dtype=float)
         bad = ~np.isfinite(values)
-        if col in ("n", "w", "w0"):
+        if col in ("n", "w0") or (col == "w" and not negative_weights):
             bad |= values <= 0
+        elif col == "w":
+            bad |= values == 0
         if col == "w2":
             bad |= values < 0
         if bad.any():
@@ -179,8 +186,8 @@ def counts_from_responses(
     if n_rows == 0:
         raise InvalidResponsesError("there are no responses to analyse")
 
-    weight = _weights(responses, design.weight, "weight")
     cal = design.calibration
+    weight = _weights(responses, design.weight, "weight", negative=_negative_ok(design))
     base = _weights(responses, cal.base_weight_column, "base weight") if cal else None
     for col in by:
         if responses[col].isna().any():
@@ -260,16 +267,25 @@ def _sub(values: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
     return None if values is None else values[mask]
 
 
-def _weights(responses: pd.DataFrame, column: str | None, what: str) -> np.ndarray:
+def _negative_ok(design: Design) -> bool:
+    """Linear (GREG) calibration may give negative final weights, as in R."""
+    return design.calibration is not None and design.calibration.kind == "linear"
+
+
+def _weights(
+    responses: pd.DataFrame, column: str | None, what: str, *, negative: bool = False
+) -> np.ndarray:
     if column is None:
         return np.ones(len(responses))
     values = pd.to_numeric(responses[column], errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values) | (values <= 0)
+    bad = ~np.isfinite(values) | ((values == 0) if negative else (values <= 0))
     if bad.any():
         rows = responses.index[bad][:_MAX_LISTED].tolist()
+        kind = "zero" if negative else "zero or negative"
         raise InvalidResponsesError(
-            f"{what} column {column!r} has {int(bad.sum())} missing, non-numeric, zero or "
-            f"negative value(s) (rows {rows}); weights must be positive numbers"
+            f"{what} column {column!r} has {int(bad.sum())} missing, non-numeric or {kind} "
+            f"value(s) (rows {rows}); weights must be {'non-zero' if negative else 'positive'} "
+            "numbers"
         )
     return values
 

@@ -212,7 +212,8 @@ def _group_ids(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     key = np.zeros(len(frame), dtype=np.int64)
     for c, u in zip(codes, uniques, strict=True):
         key = key * len(u) + c
-    uniq, ids = np.unique(key, return_inverse=True)
+    ids, uniq = pd.factorize(key, sort=True)  # hashing: no sort of the rows
+    uniq = np.asarray(uniq)
     labels = {}
     rest = uniq.copy()
     for col, u in reversed(list(zip(frame.columns, uniques, strict=True))):

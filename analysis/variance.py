@@ -41,6 +41,9 @@ from analysis.counts import RESPONSE_ITEM, first_rows, validate_counts
 from analysis.design import Calibration, Design
 from analysis.errors import CountTableError, DesignError, LonelyPSUError
 
+_DENSE_LIMIT = 20_000_000
+"""Above this many PSU × estimate entries, calibration residuals are expanded, not formed."""
+
 __all__ = [
     "DesignStructure",
     "Linearized",
@@ -167,7 +170,11 @@ def design_structure(counts: pd.DataFrame, design: Design) -> DesignStructure:
         Bad table, fpc smaller than the sampled PSUs, calibration cells inconsistent.
     """
     cal = design.calibration
-    validate_counts(counts, calibrated=cal is not None)
+    validate_counts(
+        counts,
+        calibrated=cal is not None,
+        negative_weights=cal is not None and cal.kind == "linear",
+    )
     s_code, strata = pd.factorize(counts["stratum"], sort=True)
     p_code, _ = pd.factorize(counts["psu"])
     psu, first = _factorize_pairs(s_code, p_code)
@@ -312,10 +319,14 @@ def variance(structure: DesignStructure, lin: Linearized) -> np.ndarray:
     ind = _stratum_indicator(structure)
     if e.shape[0] != len(a_psu):
         raise DesignError("score matrix does not match the design's PSUs")
+    fitted = _fitted(structure, lin)
+    if fitted is not None and e.shape[0] * e.shape[1] <= _DENSE_LIMIT:
+        # Few PSUs: form the calibration residuals themselves (no cancellation, as R).
+        e = sp.csr_matrix(e.toarray() - structure.cell_weights @ fitted)
+        fitted = None
     quad = np.asarray(e.multiply(e).T @ a_psu).ravel()
     strata_sum = np.asarray((ind @ e).todense())
-    fitted = _fitted(structure, lin)
-    if fitted is not None:
+    if fitted is not None:  # many PSUs: expand (u - W F)^2 without a dense PSU x K matrix
         wcell = structure.cell_weights
         d_w = sp.diags(a_psu) @ wcell
         cross = np.asarray((d_w.T @ e).todense())  # G x K: sum_c a_c W_cg u_ck
@@ -347,10 +358,13 @@ def covariance(structure: DesignStructure, lin: Linearized) -> np.ndarray:
     e = sp.csc_matrix(lin.scores)
     a_psu = structure.a[structure.stratum_of_psu]
     ind = _stratum_indicator(structure)
+    fitted = _fitted(structure, lin)
+    if fitted is not None and e.shape[0] * e.shape[1] <= _DENSE_LIMIT:
+        e = sp.csc_matrix(e.toarray() - structure.cell_weights @ fitted)
+        fitted = None
     d_e = sp.diags(a_psu) @ e
     cov = np.asarray((e.T @ d_e).todense())
     strata_sum = np.asarray((ind @ e).todense())
-    fitted = _fitted(structure, lin)
     if fitted is not None:
         wcell = structure.cell_weights
         cross = np.asarray((wcell.T @ d_e).todense())  # G x K

@@ -164,7 +164,8 @@ class Background:
 
     Use as a context manager around the measured work; ``exclude`` is a predicate on a command
     line (the benchmark's own processes). After exit: ``busy_cpu_s`` (all processes),
-    ``others`` (the top other processes by CPU seconds) and ``loadavg`` (at entry).
+    ``others`` (the top other processes by CPU seconds), ``own`` (the same for the excluded,
+    i.e. the benchmark's own processes) and ``loadavg`` (at entry).
     """
 
     def __init__(self, exclude_patterns: Sequence[str] = (), interval: float = 1.0) -> None:
@@ -174,9 +175,11 @@ class Background:
         self.busy_cpu_s = 0.0
         self.wall_s = 0.0
         self.others: list[tuple[str, float]] = []
+        self.own: list[tuple[str, float]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._cpu: dict[str, float] = {}
+        self._own: dict[str, float] = {}
 
     def __enter__(self) -> Background:
         self.loadavg = os.getloadavg()
@@ -193,12 +196,12 @@ class Background:
             stopped = self._stop.wait(self.interval)
             now = _process_jiffies()
             for pid, (jiffies, cmd) in now.items():
-                if pid == me or any(p.search(cmd) for p in self.exclude):
-                    continue
                 delta = jiffies - before.get(pid, (0, cmd))[0]
-                if delta > 0:
-                    key = re.sub(r"\s+", " ", cmd)[:110]
-                    self._cpu[key] = self._cpu.get(key, 0.0) + delta / CLK_TCK
+                if pid == me or delta <= 0:
+                    continue
+                key = re.sub(r"\s+", " ", cmd)[:110]
+                bucket = self._own if any(p.search(cmd) for p in self.exclude) else self._cpu
+                bucket[key] = bucket.get(key, 0.0) + delta / CLK_TCK
             before = now
             if stopped:
                 return
@@ -211,6 +214,8 @@ class Background:
         self.busy_cpu_s = (_cpu_jiffies()[0] - self._busy0) / CLK_TCK
         ranked = sorted(self._cpu.items(), key=lambda kv: -kv[1])
         self.others = [(cmd, round(sec, 1)) for cmd, sec in ranked if sec >= 0.5][:6]
+        ranked_own = sorted(self._own.items(), key=lambda kv: -kv[1])
+        self.own = [(cmd, round(sec, 1)) for cmd, sec in ranked_own if sec >= 0.1][:8]
 
     def summary(self) -> str:
         """One line for the docs: load at start and the other processes' CPU use."""

@@ -259,9 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     section = render(args.n, results, command, facts)
-    print(section)
     if not args.no_docs:
         replace_section(DOCS_FILE, f"stats-n{args.n}", section)
+    print(section)
     bad = [a for a in agreement if not a["agree"]]
     return 1 if bad else 0
 

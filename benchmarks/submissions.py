@@ -336,6 +336,11 @@ def bench_config(
             run_id = uuid.uuid4().hex[:8]
             acks = work / f"acks_{phase}"
             cfg = lua_config(work / f"{phase}.lua", items, counters, run_id, acks)
+            profiler = None
+            if args.profile and phase == "measure":
+                profiler = start_profiler(
+                    server.proc.pid, seconds, work / "py-spy.txt", idle=args.profile == "wall"
+                )
             with Background(own) as bg:
                 result = run_wrk(
                     server.base + "/api/v1/responses", seconds, args.connections, args.threads,
@@ -343,7 +348,10 @@ def bench_config(
                     work / f"wrk_{phase}.log",
                 )  # fmt: skip
             result["background"] = bg.summary()
+            result["own_cpu_s"] = bg.own
             result["run"] = run_id
+            if profiler is not None:
+                profiler.wait()
             acked = []
             for f in sorted(work.glob(f"acks_{phase}.*.txt")):
                 acked += [line.strip().replace("-", "") for line in f.read_text().splitlines()]
@@ -362,6 +370,20 @@ def bench_config(
     if not args.keep:
         db.drop()
     return verify(config, runs, ceiling, stored, n_rows, n_answers, len(items), args, limiter_keys)
+
+
+def start_profiler(pid: int, seconds: int, out: Path, *, idle: bool) -> subprocess.Popen[bytes]:
+    """Sample every gunicorn worker with py-spy during the measured run (raw stacks).
+
+    ``idle``: also sample waiting threads (wall-clock view: lock waits, fsync, network).
+    """
+    py_spy = BIN / "py-spy"
+    if not py_spy.exists():
+        raise SystemExit("--profile needs py-spy in the venv: .venv/bin/pip install py-spy")
+    cmd = [str(py_spy), "record", "--pid", str(pid), "--subprocesses", "--rate", "100"]
+    cmd += ["--duration", str(seconds), "--format", "raw", "--output", str(out), "--nonblocking"]
+    cmd += ["--idle"] if idle else []
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _redis_keys() -> int:
@@ -469,9 +491,21 @@ def render(db_kind: str, results: list[dict[str, object]], command: str, args, f
             f"off by wrk's stop before the answer arrived; table `responses` {r['responses_rows']} "
             f"rows (warm-up + measured), `answers` {r['answers_rows']} rows "
             f"(= {r['items_per_response']} per response); {r['rate_limit_keys_in_redis']} "
-            f"rate-limit keys in Redis. Background during the measured run: {m['background']}."
+            f"rate-limit keys in Redis. CPU during the measured run: {_cpu_split(m)}; "
+            f"{m['background']}."
         )
     return "\n".join(lines) + "\n"
+
+
+def _cpu_split(run: dict[str, object]) -> str:
+    """CPU seconds of the benchmark's own processes, grouped (gunicorn, wrk, redis, postgres)."""
+    groups: dict[str, float] = {}
+    for cmd, seconds in run.get("own_cpu_s", []):  # type: ignore[union-attr]
+        name = next(
+            (g for g in ("gunicorn", "wrk", "redis", "postgres") if g in cmd), "other (benchmark)"
+        )
+        groups[name] = groups.get(name, 0.0) + seconds
+    return ", ".join(f"{k} {v:.1f} CPU-s" for k, v in sorted(groups.items(), key=lambda kv: -kv[1]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -480,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgres"], required=True)
     parser.add_argument(
         "--configs",
-        default="sync:2,sync:3,sync:4,gthread:2x4",
+        default="sync:2,sync:3,sync:4,gthread:2x4,gthread:3x4",
         help="comma-separated gunicorn configs: sync:N or gthread:NxT",
     )
     parser.add_argument("--duration", type=int, default=20, help="measured seconds")
@@ -489,15 +523,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument(
+        "--profile",
+        choices=["cpu", "wall"],
+        help="py-spy the workers during the measured run (wall: include waiting threads)",
+    )
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument(
+        "--from-json", action="store_true", help="only re-render docs from the last results.json"
+    )
     args = parser.parse_args(argv)
+    out = OUT_DIR / "submissions" / args.db
+    if args.from_json:
+        payload = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        ns = argparse.Namespace(**payload["args"])
+        section = render(args.db, payload["results"], payload["command"], ns, payload["machine"])
+        replace_section(DOCS_FILE, f"submissions-{args.db}", section)
+        print(section)
+        return 0 if all(r["ok"] for r in payload["results"]) else 1
     configs = [ServerConfig.parse(c) for c in args.configs.split(",") if c.strip()]
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
     command = "python benchmarks/submissions.py " + shlex.join(
         argv if argv is not None else sys.argv[1:]
     )
-    out = OUT_DIR / "submissions" / args.db
     if out.exists():
         shutil.rmtree(out)
     facts = machine()
@@ -511,12 +560,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{result['ceiling_rps']:7.0f}/s  {'ok' if result['ok'] else result['problems']}",
             flush=True,
         )
-    payload = {"command": command, "machine": facts, "results": results}
+    saved_args = {k: v for k, v in vars(args).items() if k != "from_json"}
+    payload = {"command": command, "machine": facts, "args": saved_args, "results": results}
     (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     section = render(args.db, results, command, args, facts)
-    print(section)
     if not args.no_docs:
         replace_section(DOCS_FILE, f"submissions-{args.db}", section)
+    print(section)
     return 0 if all(r["ok"] for r in results) else 1
 
 

@@ -154,3 +154,20 @@ def test_lonely_psu_fail_names_the_stratum(form17):
     counts = counts_from_responses(df, form17, design)
     with pytest.raises(LonelyPSUError, match="A1"):
         satisfaction_indices(counts, form17, design)
+
+
+@pytest.mark.parametrize("name", ["poststrat", "raking", "srs_raking"])
+def test_expanded_calibration_variance_equals_formed_residuals(form17, name, monkeypatch):
+    """Large designs expand (u - W F)^2 instead of forming the residuals: same numbers."""
+    import analysis.variance as variance_module
+
+    df = make_responses(form17, seed=5)
+    design = DESIGNS[name]
+    counts = counts_from_responses(df, form17, design, by=["field_code"])
+    formed = satisfaction_indices(counts, form17, design, by=["field_code"])
+    monkeypatch.setattr(variance_module, "_DENSE_LIMIT", 0)
+    expanded = satisfaction_indices(counts, form17, design, by=["field_code"])
+    np.testing.assert_allclose(expanded.table["se"], formed.table["se"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        expanded.covariance().to_numpy(), formed.covariance().to_numpy(), rtol=1e-9, atol=1e-14
+    )

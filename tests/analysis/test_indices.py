@@ -195,3 +195,20 @@ def test_table_columns(form17, data):
     assert {"n_eff", "deff", "df", "suppressed", "suppression_reason", "ci_method"} <= set(cols)
     assert result.version == "B" and result.by == ("agency_code",)
     assert isinstance(result.to_frame(), pd.DataFrame)
+
+
+def test_domain_differences_cover_every_indicator(form17, data):
+    from analysis.compare import domain_differences
+
+    df, _ = data
+    df = df.assign(period=df["submitted_at"].dt.quarter.map("Q{}".format))
+    counts = counts_from_responses(df, form17, CLUSTER, by=["period"])
+    table = domain_differences(counts, form17, {"period": "Q1"}, {"period": "Q2"}, CLUSTER)
+    assert len(table) == 22 + 5 + 1
+    np.testing.assert_allclose(table["estimate"], table["first"] - table["second"], rtol=1e-12)
+    one = compare_domains(
+        counts, form17, {"period": "Q1"}, {"period": "Q2"}, CLUSTER, level="factor", indicator="e2"
+    )
+    row = table.set_index("indicator").loc["e2"]
+    assert one.estimate == row["estimate"] and one.se == row["se"] and one.p_value == row["p_value"]
+    assert ((table["p_value"] > 0) & (table["p_value"] < 1)).all()

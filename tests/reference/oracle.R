@@ -24,6 +24,8 @@ FULL_METHODS <- c("wald_z", "mean", "xlogit", "logit", "beta", "asin", "wilson")
 CIPROP_CHECK <- new.env()
 CIPROP_CHECK$max_abs_diff <- 0
 CIPROP_CHECK$n <- 0
+CIPROP_CHECK$deff_rel <- 0
+CIPROP_CHECK$deff_n <- 0
 DOMAIN_BY <- list(overall = NULL, agency = "agency_code", field = "field_code", month = "month",
                   agency_field = c("agency_code", "field_code"))
 
@@ -140,17 +142,34 @@ make_designs <- function(x) {
 
   pop <- data.frame(agency_code = x$frame$agency_code, field_code = x$frame$field_code,
                     Freq = x$frame$dossiers)
+  # Frame cells without responses are dropped here, before postStratify(): that is what
+  # partial = TRUE is meant to do, but survey 4.1-1 (and 4.5) computes its "only in population"
+  # flags before removing the empty rows of the crossed sample table, so the flags are misaligned
+  # and other cells lose their weights (NA) whenever agency x field is not a full cross.
   sample_cells <- unique(paste(d$agency_code, d$field_code))
-  partial <- !all(paste(pop$agency_code, pop$field_code) %in% sample_cells)
-  r <- run(postStratify(base, ~agency_code + field_code, pop, partial = partial))
-  notes$poststrat <- paste0("partial=", partial, if (nzchar(r$note)) paste0("; ", r$note) else "")
+  in_sample <- paste(pop$agency_code, pop$field_code) %in% sample_cells
+  partial <- !all(in_sample)
+  pop <- pop[in_sample, ]
+  ps_note <- if (partial) {
+    sprintf("%d frame cells without responses dropped from the population (%.17g dossiers)",
+            sum(!in_sample), sum(x$frame$dossiers[!in_sample]))
+  } else {
+    "every frame cell has responses"
+  }
+  r <- run(postStratify(base, ~agency_code + field_code, pop))
+  notes$poststrat <- paste0(ps_note, if (nzchar(r$note)) paste0("; ", r$note) else "")
   if (!is.null(r$value)) des$poststrat <- r$value else notes$poststrat <- r$error
+
+  srs_base <- svydesign(ids = ~1, weights = ~base_weight, data = d)
+  r <- run(postStratify(srs_base, ~agency_code + field_code, pop))
+  notes$srs_poststrat <- paste0(ps_note, if (nzchar(r$note)) paste0("; ", r$note) else "")
+  if (!is.null(r$value)) des$srs_poststrat <- r$value else notes$srs_poststrat <- r$error
 
   pa <- data.frame(agency_code = x$ma$agency_code, Freq = x$ma$dossiers)
   pf <- data.frame(field_code = x$mf$field_code, Freq = x$mf$dossiers)
   r <- run(rake(base, list(~agency_code, ~field_code), list(pa, pf),
-                control = list(maxit = 200, epsilon = 1e-12, verbose = FALSE)))
-  notes$rake <- paste0("maxit=200, epsilon=1e-12", if (nzchar(r$note)) paste0("; ", r$note) else "")
+                control = list(maxit = 1000, epsilon = 1e-12, verbose = FALSE)))
+  notes$rake <- paste0("maxit=1000, epsilon=1e-12", if (nzchar(r$note)) paste0("; ", r$note) else "")
   if (!is.null(r$value)) des$rake <- r$value else notes$rake <- r$error
 
   lev_a <- sort(unique(d$agency_code))
@@ -199,8 +218,8 @@ domain_masks <- function(d, domain_type) {
 # criteria
 
 # svyciprop's own code (survey 4.1-1, R/svyttest.R) applied to an existing svymean result `m`,
-# so that one svymean per (domain, item) serves every method. `check_ciprop()` compares this with
-# real svyciprop() calls wherever both are run.
+# so that one svymean per (domain, item) serves every method. Where real svyciprop() is called
+# as well, both are compared and the largest difference goes to checks.txt.
 ciprop_from_mean <- function(m, method, df, nrow_design, degf_design, level = 1 - ALPHA) {
   if (method == "mean") {
     ci <- as.vector(confint(m, 1, level = level, df = df))
@@ -225,7 +244,7 @@ ciprop_from_mean <- function(m, method, df, nrow_design, degf_design, level = 1 
   as.numeric(ci)
 }
 
-criterion_rows <- function(ds, mask, item, methods, real = character(0), deff_replace = TRUE) {
+criterion_rows <- function(ds, mask, item, methods, real = character(0), check = FALSE) {
   sj <- paste0("s_", item)
   f <- as.formula(paste0("~", sj))
   dd <- ds[mask & !is.na(ds$variables[[sj]]), ]
@@ -242,7 +261,7 @@ criterion_rows <- function(ds, mask, item, methods, real = character(0), deff_re
   for (meth in methods) {
     row <- list(method = meth, est = est, se = se, ci_low = NA_real_, ci_high = NA_real_,
                 n = as.double(n), df = as.double(df), deff = NA_real_, deff_replace = NA_real_,
-                n_used_by_beta = NA_real_, via = NA_character_, error = NA_character_,
+                n_used_by_beta = NA_real_, df_used = NA_real_, via = NA_character_, error = NA_character_,
                 note = NA_character_)
     if (meth == "wald_z") {
       ci <- confint(m$value)
@@ -250,19 +269,41 @@ criterion_rows <- function(ds, mask, item, methods, real = character(0), deff_re
       row$ci_high <- ci[1, 2]
       row$deff <- deff(m$value)[[1]]
       row$via <- "svymean"
-      if (deff_replace) {
+      # svymean's deff divides V by svyvar * (N - n) / (N n); deff = "replace" by svyvar / n, with
+      # the same svyvar. So deff_replace = deff * (N - n) / N, N = sum of weights, n = rows with
+      # non-zero weight. Where deff is NA (N < n) svymean(deff = "replace") is called instead;
+      # `check` also calls it and records the difference in checks.txt.
+      notes <- m$note
+      psum <- sum(weights(dd, "sampling"))
+      if (!is.na(row$deff) && !check) {
+        row$deff_replace <- row$deff * (psum - n) / psum
+      } else {
         mr <- run(svymean(f, dd, na.rm = TRUE, deff = "replace"))
         row$deff_replace <- if (is.null(mr$value)) NA_real_ else deff(mr$value)[[1]]
         notes <- c(m$note, mr$note)
-      } else {
-        notes <- m$note
+        if (is.finite(row$deff) && is.finite(row$deff_replace) && row$deff_replace != 0) {
+          CIPROP_CHECK$deff_rel <- max(CIPROP_CHECK$deff_rel,
+                                       abs(row$deff * (psum - n) / psum / row$deff_replace - 1))
+          CIPROP_CHECK$deff_n <- CIPROP_CHECK$deff_n + 1
+        }
       }
       row$note <- na_if_empty(paste(unique(notes[nzchar(notes)]), collapse = "; "))
+    } else if (meth == "xlogit_dffull") {
+      # svyciprop(method = "xlogit", df = degf(full design)), via the same code on the row's svymean
+      r <- run(ciprop_from_mean(m$value, "xlogit", degf(ds), nrow(dd), df))
+      if (is.null(r$value)) row$error <- r$error else {
+        row$ci_low <- r$value[1]
+        row$ci_high <- r$value[2]
+      }
+      row$df_used <- as.double(degf(ds))
+      row$via <- "svyciprop_code"
+      row$note <- na_if_empty(r$note)
     } else if (meth == "wilson") {
-      ci <- wilson_ci(est, se^2, df)
-      row$ci_low <- ci[1]
-      row$ci_high <- ci[2]
+      r <- run(wilson_ci(est, se^2, df))
+      row$ci_low <- r$value[1]
+      row$ci_high <- r$value[2]
       row$via <- "closed_form"
+      row$note <- na_if_empty(r$note)
     } else if (meth %in% real) {
       r <- run(svyciprop(f, dd, method = meth, level = 1 - ALPHA, na.rm = TRUE))
       if (is.null(r$value)) {
@@ -304,13 +345,13 @@ criterion_rows <- function(ds, mask, item, methods, real = character(0), deff_re
 }
 
 criteria_table <- function(ds, design_name, domain_type, methods, real = character(0),
-                           deff_replace = TRUE, lonely = MAIN_LONELY) {
+                           check = FALSE, lonely = MAIN_LONELY) {
   d <- ds$variables
   masks <- domain_masks(d, domain_type)
   rows <- list()
   for (dom in names(masks)) {
     for (item in ITEMS) {
-      r <- rbindlist(criterion_rows(ds, masks[[dom]], item, methods, real, deff_replace),
+      r <- rbindlist(criterion_rows(ds, masks[[dom]], item, methods, real, check),
                      fill = TRUE)
       r[, `:=`(design = design_name, lonely = lonely, domain_type = domain_type,
                domain = dom, item = item)]
@@ -376,6 +417,15 @@ indices_table <- function(ds, design_name, domain_type) {
 # ---------------------------------------------------------------------------------------------
 # contrasts
 
+contrast_row <- function(r, design_name, comparison, pair, quantity, method) {
+  data.table(design = design_name, comparison = comparison, domain_1 = pair[1],
+             domain_2 = pair[2], quantity = quantity, method = method,
+             est = if (is.null(r$value)) NA_real_ else coef(r$value)[[1]],
+             se = if (is.null(r$value)) NA_real_ else SE(r$value)[[1]],
+             error = r$error, note = na_if_empty(r$note))
+}
+
+# Difference of a domain mean between two domains: svyby(covmat = TRUE) + svycontrast.
 svyby_pair <- function(ds, var, by, pair, design_name, comparison) {
   f <- as.formula(paste0("~", var))
   # Only the two domains enter svyby; the subset keeps the full-design PSU counts (zero padding),
@@ -383,64 +433,74 @@ svyby_pair <- function(ds, var, by, pair, design_name, comparison) {
   sub <- ds[!is.na(ds$variables[[var]]) & ds$variables[[by]] %in% pair, ]
   b <- run(svyby(f, as.formula(paste0("~", by)), sub, svymean, na.rm = TRUE, covmat = TRUE))
   r <- if (is.null(b$value)) b else run(svycontrast(b$value, setNames(c(1, -1), pair)))
-  data.table(design = design_name, comparison = comparison, domain_1 = pair[1], domain_2 = pair[2],
-             quantity = var, method = "svyby_covmat",
-             est = if (is.null(r$value)) NA_real_ else coef(r$value)[[1]],
-             se = if (is.null(r$value)) NA_real_ else SE(r$value)[[1]],
-             error = r$error, note = na_if_empty(r$note))
+  contrast_row(r, design_name, comparison, pair, var, "svyby_covmat")
 }
 
-# Criterion share of one agency minus the overall share, as a contrast of four totals.
-agency_vs_overall <- function(ds, item, agency, design_name) {
-  v <- ds$variables
-  ind <- as.numeric(v$agency_code == agency)
-  ys <- v[[paste0("s0_", item)]]
-  ya <- v[[paste0("a_", item)]]
-  ds2 <- update(ds, xs = ys * ind, xa = ya * ind, ys = ys, ya = ya)
-  t <- run(svytotal(~xs + xa + ys + ya, ds2))
-  r <- if (is.null(t$value)) t else run(svycontrast(t$value, quote(xs / xa - ys / ya)))
-  data.table(design = design_name, comparison = "agency_vs_overall", domain_1 = agency,
-             domain_2 = "ALL", quantity = paste0("s_", item), method = "totals",
-             est = if (is.null(r$value)) NA_real_ else coef(r$value)[[1]],
-             se = if (is.null(r$value)) NA_real_ else SE(r$value)[[1]],
-             error = r$error, note = na_if_empty(r$note))
+# The same difference as a nonlinear contrast of four totals: ratio(y, x) in domain 1 minus
+# ratio(y, x) in domain 2 (ind2 = all ones for "overall"). Used for calibrated designs, whose
+# subsets keep every row with weight 0, so that svyby() there meets empty groups.
+totals_pair <- function(ds, y, x, ind1, ind2, design_name, comparison, pair, quantity) {
+  ds2 <- update(ds, y1_ = y * ind1, x1_ = x * ind1, y2_ = y * ind2, x2_ = x * ind2)
+  t <- run(svytotal(~y1_ + x1_ + y2_ + x2_, ds2))
+  r <- if (is.null(t$value)) t else run(svycontrast(t$value, quote(y1_ / x1_ - y2_ / x2_)))
+  contrast_row(r, design_name, comparison, pair, quantity, "totals")
 }
 
-# Index A (OVERALL) of agency 1 minus agency 2: svyby totals with covmat + nonlinear contrast.
+# Index A (OVERALL) of agency 1 minus agency 2 as one nonlinear contrast of 88 totals.
 index_a_pair <- function(ds, pair, design_name) {
-  b <- run(svyby(TOTALS_FORMULA, ~agency_code, ds[ds$variables$agency_code %in% pair, ], svytotal,
-                 covmat = TRUE))
-  expr <- NULL
-  if (!is.null(b$value)) {
-    e1 <- gsub("(s0_|a_)(e[0-9]_[0-9])", sprintf("`%s:\\1\\2`", pair[1]), deparse1(INDEX_EXPRS$OVERALL))
-    e2 <- gsub("(s0_|a_)(e[0-9]_[0-9])", sprintf("`%s:\\1\\2`", pair[2]), deparse1(INDEX_EXPRS$OVERALL))
-    expr <- parse(text = paste0("(", e1, ") - (", e2, ")"))[[1]]
+  v <- ds$variables
+  ind <- lapply(pair, function(a) as.numeric(v$agency_code == a))
+  vars <- list()
+  for (k in 1:2) {
+    for (j in ITEMS) {
+      vars[[sprintf("s0_%s_d%d", j, k)]] <- v[[paste0("s0_", j)]] * ind[[k]]
+      vars[[sprintf("a_%s_d%d", j, k)]] <- v[[paste0("a_", j)]] * ind[[k]]
+    }
   }
-  r <- if (is.null(b$value)) b else run(svycontrast(b$value, expr))
-  data.table(design = design_name, comparison = "agency_pair", domain_1 = pair[1],
-             domain_2 = pair[2], quantity = "index_A_OVERALL", method = "svyby_covmat_totals",
-             est = if (is.null(r$value)) NA_real_ else coef(r$value)[[1]],
-             se = if (is.null(r$value)) NA_real_ else SE(r$value)[[1]],
-             error = r$error, note = na_if_empty(r$note))
+  ds2 <- ds
+  for (nm in names(vars)) ds2$variables[[nm]] <- vars[[nm]]
+  t <- run(svytotal(as.formula(paste("~", paste(names(vars), collapse = "+"))), ds2))
+  ex <- deparse1(INDEX_EXPRS$OVERALL)
+  e1 <- gsub("(s0_|a_)(e[0-9]_[0-9])", "\\1\\2_d1", ex)
+  e2 <- gsub("(s0_|a_)(e[0-9]_[0-9])", "\\1\\2_d2", ex)
+  expr <- parse(text = paste0("(", e1, ") - (", e2, ")"))[[1]]
+  r <- if (is.null(t$value)) t else run(svycontrast(t$value, expr))
+  contrast_row(r, design_name, "agency_pair", pair, "index_A_OVERALL", "totals")
 }
 
 contrasts_table <- function(ds, design_name) {
-  d <- ds$variables
-  agencies <- sort(unique(d$agency_code))
-  months <- sort(unique(d$month))
+  v <- ds$variables
+  calibrated <- !is.null(ds$postStrata)
+  agencies <- sort(unique(v$agency_code))
+  months <- sort(unique(v$month))
   apair <- agencies[1:2]
   mpair <- months[1:2]
+  ia <- lapply(apair, function(a) as.numeric(v$agency_code == a))
+  im <- lapply(mpair, function(m) as.numeric(v$month == m))
+  ones <- rep(1, nrow(v))
   rows <- list()
+  add <- function(r) rows[[length(rows) + 1]] <<- r
+  pair_of <- function(var, y, x) {
+    if (calibrated) {
+      add(totals_pair(ds, y, x, ia[[1]], ia[[2]], design_name, "agency_pair", apair, var))
+      add(totals_pair(ds, y, x, im[[1]], im[[2]], design_name, "month_pair", mpair, var))
+    } else {
+      add(svyby_pair(ds, var, "agency_code", apair, design_name, "agency_pair"))
+      add(svyby_pair(ds, var, "month", mpair, design_name, "month_pair"))
+    }
+  }
   for (item in ITEMS) {
-    rows[[length(rows) + 1]] <- svyby_pair(ds, paste0("s_", item), "agency_code", apair, design_name, "agency_pair")
-    rows[[length(rows) + 1]] <- svyby_pair(ds, paste0("s_", item), "month", mpair, design_name, "month_pair")
-    rows[[length(rows) + 1]] <- agency_vs_overall(ds, item, agencies[1], design_name)
+    y <- v[[paste0("s0_", item)]]
+    x <- v[[paste0("a_", item)]]
+    pair_of(paste0("s_", item), y, x)
+    add(totals_pair(ds, y, x, ia[[1]], ones, design_name, "agency_vs_overall",
+                    c(apair[1], "ALL"), paste0("s_", item)))
   }
   for (k in c("OVERALL", "FLAT")) {
-    rows[[length(rows) + 1]] <- svyby_pair(ds, paste0("r_", k), "agency_code", apair, design_name, "agency_pair")
-    rows[[length(rows) + 1]] <- svyby_pair(ds, paste0("r_", k), "month", mpair, design_name, "month_pair")
+    r <- v[[paste0("r_", k)]]
+    pair_of(paste0("r_", k), ifelse(is.na(r), 0, r), as.numeric(!is.na(r)))
   }
-  rows[[length(rows) + 1]] <- index_a_pair(ds, apair, design_name)
+  add(index_a_pair(ds, apair, design_name))
   rbindlist(rows, fill = TRUE)
 }
 
@@ -492,30 +552,37 @@ lonely_table <- function(ds) {
 # svyciprop() itself; the other svyciprop methods reuse the row's svymean (same code, see
 # ciprop_from_mean). logit (an svyglm fit) only exists where it is called for real.
 criteria_plan <- function() {
-  all4 <- c("overall", "agency", "field", "month")
   oaf <- c("overall", "agency", "field")
   real5 <- c("mean", "xlogit", "logit", "beta", "asin")
   real4 <- c("mean", "xlogit", "beta", "asin")
   plan <- list(
     list(design = "srs", domains = "overall", methods = CI_METHODS, real = real4),
     list(design = "srs", domains = c("agency", "field", "month"), methods = CI_METHODS),
-    list(design = "strat_clus", domains = oaf, methods = FULL_METHODS, real = real5),
+    list(design = "strat_clus", domains = oaf, methods = c(FULL_METHODS, "xlogit_dffull"),
+         real = real5),
     list(design = "strat_clus", domains = "month", methods = CI_METHODS),
-    list(design = "strat_clus", domains = "agency_field", methods = "wald_z", deff_replace = FALSE),
-    list(design = "strat_clus_fpc", domains = oaf, methods = CI_METHODS))
+    list(design = "strat_clus", domains = "agency_field", methods = "wald_z"),
+    list(design = "strat_clus_fpc", domains = oaf, methods = CI_METHODS),
+    list(design = "srs_poststrat", domains = oaf, methods = "wald_z"))
   for (nm in c("poststrat", "cal_linear", "cal_raking")) {
     plan[[length(plan) + 1]] <- list(design = nm, domains = "overall", methods = CI_METHODS,
                                      real = real4)
-    plan[[length(plan) + 1]] <- list(design = nm, domains = c("agency", "field", "month"),
+    plan[[length(plan) + 1]] <- list(design = nm, domains = c("agency", "field"),
                                      methods = CI_METHODS)
   }
   plan[[length(plan) + 1]] <- list(design = "rake", domains = oaf, methods = CI_METHODS)
   plan
 }
 
+# Domain types of indices.csv per design (month only for the designs without calibration).
+INDEX_DOMAINS <- list(srs = c("overall", "agency", "field", "month"),
+                      strat_clus = c("overall", "agency", "field", "month"),
+                      strat_clus_fpc = c("overall", "agency", "field", "month"))
+INDEX_DOMAINS_DEFAULT <- c("overall", "agency", "field")
+
 CONTRAST_DESIGNS <- c("srs", "strat_clus", "poststrat", "cal_linear")
 CRIT_COLS <- c("design", "lonely", "domain_type", "domain", "item", "method", "est", "se", "ci_low",
-               "ci_high", "n", "df", "deff", "deff_replace", "n_used_by_beta", "via", "error",
+               "ci_high", "n", "df", "df_used", "deff", "deff_replace", "n_used_by_beta", "via", "error",
                "note")
 IDX_COLS <- c("design", "domain_type", "domain", "index", "version", "est", "se", "n", "df",
               "error", "note")
@@ -533,6 +600,8 @@ process <- function(name, data_dir, out_dir) {
   t0 <- proc.time()[["elapsed"]]
   CIPROP_CHECK$max_abs_diff <- 0
   CIPROP_CHECK$n <- 0
+  CIPROP_CHECK$deff_rel <- 0
+  CIPROP_CHECK$deff_n <- 0
   x <- read_dataset(file.path(data_dir, name))
   dz <- make_designs(x)
   des <- dz$des
@@ -541,8 +610,9 @@ process <- function(name, data_dir, out_dir) {
 
   write_long(design_summary(des, dz$notes), file.path(od, "design_summary.csv"))
   w <- data.table(response_id = x$d$response_id, weight = x$d$weight, base_weight = x$d$base_weight)
-  for (nm in c("poststrat", "rake", "cal_linear", "cal_raking")) {
-    if (!is.null(des[[nm]])) set(w, j = paste0("w_", nm), value = weights(des[[nm]]))
+  for (nm in c("poststrat", "rake", "cal_linear", "cal_raking", "srs_poststrat")) {
+    set(w, j = paste0("w_", nm),
+        value = if (is.null(des[[nm]])) NA_real_ else weights(des[[nm]]))
   }
   write_long(list(w), file.path(od, "weights.csv"))
 
@@ -551,9 +621,8 @@ process <- function(name, data_dir, out_dir) {
     if (is.null(des[[p$design]])) next
     for (dt_name in p$domains) {
       real <- if (is.null(p$real)) character(0) else p$real
-      drep <- if (is.null(p$deff_replace)) TRUE else p$deff_replace
       crit[[length(crit) + 1]] <- criteria_table(des[[p$design]], p$design, dt_name, p$methods,
-                                                 real, drep)
+                                                 real, check = length(real) > 0)
     }
   }
   crit <- ordered(rbindlist(crit, fill = TRUE), CRIT_COLS)
@@ -562,7 +631,8 @@ process <- function(name, data_dir, out_dir) {
 
   idx <- list()
   for (nm in names(des)) {
-    for (dt_name in c("overall", "agency", "field", "month")) {
+    doms <- if (is.null(INDEX_DOMAINS[[nm]])) INDEX_DOMAINS_DEFAULT else INDEX_DOMAINS[[nm]]
+    for (dt_name in doms) {
       idx[[length(idx) + 1]] <- indices_table(des[[nm]], nm, dt_name)
     }
   }
@@ -581,8 +651,11 @@ process <- function(name, data_dir, out_dir) {
     n_lon <- write_long(list(lon), file.path(od, "lonely_psu.csv"))
     cat(sprintf("[%s] lonely_psu: %d rows, %.1f s\n", name, n_lon, proc.time()[["elapsed"]] - t0))
   }
-  writeLines(sprintf("svyciprop() vs svyciprop code on the row's svymean: %d rows compared, max abs diff %.3g",
-                     CIPROP_CHECK$n, CIPROP_CHECK$max_abs_diff), file.path(od, "checks.txt"))
+  writeLines(c(
+    sprintf("svyciprop() vs svyciprop code on the row's svymean: %d intervals compared, max abs diff %.3g",
+            CIPROP_CHECK$n, CIPROP_CHECK$max_abs_diff),
+    sprintf("svymean(deff='replace') vs deff * (N - n) / N: %d rows compared, max rel diff %.3g",
+            CIPROP_CHECK$deff_n, CIPROP_CHECK$deff_rel)), file.path(od, "checks.txt"))
   cat(sprintf("[%s] done in %.1f s\n", name, proc.time()[["elapsed"]] - t0))
 }
 

@@ -202,15 +202,13 @@ class Gunicorn:
             "2048",
             "--log-level",
             "warning",
-            "--chdir",
-            str(BENCH_DIR),
-            "bench_wsgi:app",
+            "survey:create_app()",
         ]
         self.command = cmd
         self.base = f"http://127.0.0.1:{port}"
         self._log = open(log, "w", encoding="utf-8")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
-            cmd, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
+            cmd, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO
         )
 
     def wait_ready(self, timeout: float = 30.0) -> None:

@@ -52,7 +52,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     csrf.exempt(api.bp)
     errors.init_app(app)
+    app.add_url_rule("/healthz", "healthz", limiter.exempt(healthz), methods=["GET"])
     return app
+
+
+def healthz() -> tuple[str, int, dict[str, str]]:
+    """Liveness probe for load balancers and the benchmark's ceiling: ``ok``.
+
+    It touches neither the database nor the session and is never rate limited, so it measures
+    the HTTP stack alone (gunicorn + Flask).
+    """
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def _require_secret_key(app: Flask) -> None:

@@ -69,9 +69,9 @@ def sheet_entry(
     field = counter.field
     field_name = None
     if field_code is not None:
-        from survey.citizen.lookups import get_field
+        from survey import repository
 
-        chosen = get_field(field_code)
+        chosen = repository.get_field(field_code)
         field_name = chosen.name_vi if chosen is not None else None
     elif field is not None:
         field_name = field.name_vi
@@ -114,13 +114,12 @@ def counter_command(
 ) -> None:
     """Write the QR code of counter CODE and print its URL."""
     from survey import repository
-    from survey.citizen.lookups import get_field
 
     fmt = _image_format(fmt, out)
     with _app() as app:
         if repository.get_counter(code) is None:
             raise click.ClickException(f"no counter with code {code!r}")
-        if field_code is not None and get_field(field_code) is None:
+        if field_code is not None and repository.get_field(field_code) is None:
             raise click.ClickException(f"no field with code {field_code!r}")
         url = qrcodes.counter_url(_base_url(base_url, app), code, field_code)
     _write_image(url, fmt, out)
@@ -149,13 +148,12 @@ def dossier_command(
     Only a keyed hash of the dossier number enters the token.
     """
     from survey import repository
-    from survey.citizen.lookups import get_field
 
     fmt = _image_format(fmt, out)
     with _app() as app:
         if repository.get_agency(agency_code) is None:
             raise click.ClickException(f"no agency with code {agency_code!r}")
-        if get_field(field_code) is None:
+        if repository.get_field(field_code) is None:
             raise click.ClickException(f"no field with code {field_code!r}")
         if procedure_code is not None and repository.get_procedure(procedure_code) is None:
             raise click.ClickException(f"no procedure with code {procedure_code!r}")

@@ -15,7 +15,6 @@ from flask_babel import get_locale
 from werkzeug.exceptions import NotFound
 
 from survey import repository, tokens
-from survey.citizen import lookups
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +57,7 @@ def counter_place(counter_code: str, field_arg: str | None, *, kiosk: bool) -> P
     if counter is None or not counter.active:
         raise NotFound()
     language = lang()
-    chosen = lookups.get_field(field_arg) if field_arg else None
+    chosen = repository.get_field(field_arg) if field_arg else None
     chosen = chosen or counter.field
     return Place(
         channel="kiosk" if kiosk else "counter_qr",
@@ -81,7 +80,7 @@ def dossier_place(claims: tokens.DossierClaims) -> Place:
     """The place named by a verified dossier token (unit names looked up, codes as fallback)."""
     language = lang()
     agency = repository.get_agency(claims.agency_code)
-    chosen = lookups.get_field(claims.field_code)
+    chosen = repository.get_field(claims.field_code)
     procedure = repository.get_procedure(claims.procedure_code) if claims.procedure_code else None
     procedure_name = claims.procedure_code
     if procedure is not None:

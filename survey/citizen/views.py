@@ -9,7 +9,8 @@ from __future__ import annotations
 from flask import current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from survey.citizen import bp, lookups, pages, places
+from survey import repository
+from survey.citizen import bp, pages, places
 from survey.extensions import csrf, limiter
 from survey.i18n import language_links, remember_locale
 from survey.tokens import TokenError, TokenExpired
@@ -62,7 +63,7 @@ def dossier_survey(token: str) -> ResponseReturnValue:
     place = places.dossier_place(claims)
     if request.method == "POST":
         return pages.handle_post(place, url_for(".thanks"))
-    if lookups.token_used(claims.token_id):
+    if repository.token_used(claims.token_id):
         return pages.message_page("token_used", 409, place=place)
     return pages.show_form(place)
 

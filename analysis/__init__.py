@@ -8,7 +8,8 @@ Modules: :mod:`analysis.design` (Design, Calibration), :mod:`analysis.counts` (t
 table), :mod:`analysis.estimators` (domain ratios), :mod:`analysis.variance` (linearisation),
 :mod:`analysis.intervals`, :mod:`analysis.reliability`, :mod:`analysis.indices` (the SIPAS
 indices), :mod:`analysis.descriptive` (mean scores, shares), :mod:`analysis.compare`,
-:mod:`analysis.results`; weights are in :mod:`analysis.weighting`.
+:mod:`analysis.results`; weights are in :mod:`analysis.weighting`; :mod:`analysis.tabulate`
+(vectorised count-table sums) and :mod:`analysis.exports` (reading the wide export).
 """
 
 from analysis.compare import compare_domains, domain_differences

@@ -2,12 +2,19 @@
 
 The lead mounts :data:`analyze` on the ``sipas`` command group. Example::
 
-    sipas analyze responses.csv --form sipas-counter --by agency_code,period:quarter \\
-        --frame volumes.csv --strata agency_code --psu counter_code --ci beta --out result.csv
+    sipas analyze responses.csv --form sipas-counter --by agency_code --by field_code \\
+        --by agency_code,period:quarter --strata agency_code --psu counter_code --out result.csv
+
+``--by`` is repeatable: every grouping is estimated from one read of the file and one count
+table. With one ``--by`` the output has that grouping's columns, then the result columns. With
+several, the first column is ``grouping`` (the grouping's columns joined by ``,``; ``(all)``
+for the whole sample), then every group column of every grouping, blank where that grouping
+does not use it, then the result columns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, get_args
 
@@ -17,30 +24,38 @@ import pandas as pd
 from analysis.counts import counts_from_responses
 from analysis.design import Design, LonelyPSU
 from analysis.errors import AnalysisError
+from analysis.exports import read_export as _read
 from analysis.frames import period_of
 from analysis.indices import CIMethod, satisfaction_indices
 
-__all__ = ["analyze", "read_export", "resolve_by"]
+__all__ = ["analyze", "read_export", "resolve_by", "stack_groupings"]
 
 PERIOD_GRANULARITIES = ("month", "quarter", "year")
+ALL_GROUPS = "(all)"
 
 
-def read_export(path: Path) -> pd.DataFrame:
-    """Read a wide export (``.csv``, ``.parquet`` or ``.xlsx``) with codes kept as text."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    if suffix in (".xlsx", ".xlsm"):
-        return pd.read_excel(path, dtype=object, engine="openpyxl")
-    raise click.UsageError(f"unsupported responses file type {suffix!r} (use csv, parquet, xlsx)")
+def read_export(
+    path: Path,
+    columns: Sequence[str] | None = None,
+    form: Any = None,
+    numbers: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Read a wide export (``.csv``, ``.parquet`` or ``.xlsx``): ``columns`` only, when given.
+
+    With ``form``, its item columns are read as integer codes; ``numbers`` (weights, fpc) as
+    floats; other CSV columns as text (see :func:`analysis.exports.read_export`).
+    """
+    codes = list(form.item_keys) if form is not None else []
+    try:
+        return _read(path, columns, codes=codes, numbers=numbers)
+    except AnalysisError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def resolve_by(responses: pd.DataFrame, spec: str | None) -> tuple[pd.DataFrame, list[str]]:
-    """Parse ``--by`` (``col,col`` and ``period:month|quarter|year``); add period columns."""
+    """Parse one ``--by`` (``col,col`` and ``period:month|quarter|year``); add period columns."""
     by: list[str] = []
-    for part in [p.strip() for p in (spec or "").split(",") if p.strip()]:
+    for part in _parts(spec):
         if part.startswith("period:"):
             granularity = part.split(":", 1)[1]
             if granularity not in PERIOD_GRANULARITIES:
@@ -56,6 +71,39 @@ def resolve_by(responses: pd.DataFrame, spec: str | None) -> tuple[pd.DataFrame,
                 raise click.UsageError(f"--by: unknown column {part!r}")
             by.append(part)
     return responses, by
+
+
+def _parts(spec: str | None) -> list[str]:
+    return [p.strip() for p in (spec or "").split(",") if p.strip()]
+
+
+def _groupings(
+    responses: pd.DataFrame, specs: Sequence[str]
+) -> tuple[pd.DataFrame, list[list[str]]]:
+    """Resolve every ``--by``; at most one period granularity per run (one ``period`` column)."""
+    periods = {p for spec in specs for p in _parts(spec) if p.startswith("period:")}
+    if len(periods) > 1:
+        raise click.UsageError(
+            f"--by: one period granularity per run, got {sorted(periods)}; run once per granularity"
+        )
+    groupings: list[list[str]] = []
+    for spec in specs or [None]:
+        responses, by = resolve_by(responses, spec)
+        groupings.append(by)
+    return responses, groupings
+
+
+def _columns_needed(
+    form: Any, specs: Sequence[str], options: Sequence[str | None], frame: Path | None
+) -> list[str] | None:
+    """Columns ``sipas analyze`` reads (``None``: all, which ``--frame`` needs)."""
+    if frame is not None:
+        return None
+    cols = ["form_id", *form.item_keys, *(c for c in options if c)]
+    for spec in specs:
+        for part in _parts(spec):
+            cols.append("submitted_at" if part.startswith("period:") else part)
+    return list(dict.fromkeys(cols))
 
 
 def _period(submitted_at: pd.Series, granularity: str) -> pd.Series:
@@ -83,7 +131,13 @@ def _load_form(spec: str) -> Any:
 @click.command("analyze")
 @click.argument("responses", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--form", "form_spec", required=True, help="Form id (id@version) or TOML file.")
-@click.option("--by", "by_spec", default=None, help="Group columns, e.g. agency_code,period:month.")
+@click.option(
+    "--by",
+    "by_specs",
+    multiple=True,
+    help="Group columns, e.g. agency_code,period:month (a crossing). Repeat for several "
+    "groupings in one run.",
+)
 @click.option("--weight", default=None, help="Column of final weights (treated as fixed).")
 @click.option(
     "--frame",
@@ -103,7 +157,7 @@ def _load_form(spec: str) -> Any:
 def analyze(
     responses: Path,
     form_spec: str,
-    by_spec: str | None,
+    by_specs: tuple[str, ...],
     weight: str | None,
     frame: Path | None,
     strata: str | None,
@@ -126,11 +180,15 @@ def analyze(
     if not 0 < confidence < 1:
         raise click.UsageError("--level must be between 0 and 1, e.g. 0.95")
     form = _load_form(form_spec)
-    data = read_export(responses)
-    if "form_id" in data.columns and (data["form_id"].astype(str) != form.id).any():
-        others = sorted(set(data["form_id"].astype(str)) - {form.id})[:5]
-        raise click.UsageError(f"the export holds responses of other forms {others}")
-    data, by = resolve_by(data, by_spec)
+    options = (strata, psu, fpc, weight)
+    numbers = [c for c in (weight, fpc) if c]
+    data = read_export(responses, _columns_needed(form, by_specs, options, frame), form, numbers)
+    if "form_id" in data.columns:
+        present = {str(v) for v in data["form_id"].unique()}  # categorical: no per-row strings
+        if present - {form.id}:
+            others = sorted(present - {form.id})[:5]
+            raise click.UsageError(f"the export holds responses of other forms {others}")
+    data, groupings = _groupings(data, by_specs)
     for name, col in (("--strata", strata), ("--psu", psu), ("--fpc", fpc), ("--weight", weight)):
         if col and col not in data.columns:
             raise click.UsageError(f"{name}: unknown column {col!r}")
@@ -146,21 +204,53 @@ def analyze(
         df=df_rule,  # type: ignore[arg-type]
         calibration=calibration,
     )
+    all_by = list(dict.fromkeys(c for by in groupings for c in by))
     try:
-        counts = counts_from_responses(data, form, design, by=by)
-        result = satisfaction_indices(
-            counts,
-            form,
-            design,
-            by=by,
-            version=index_version,  # type: ignore[arg-type]
-            ci=ci,  # type: ignore[arg-type]
-            confidence=confidence,
+        counts = counts_from_responses(
+            data, form, design, by=all_by, index_versions=(index_version,)
         )
+        del data
+        tables = [
+            satisfaction_indices(
+                counts,
+                form,
+                design,
+                by=by,
+                version=index_version,  # type: ignore[arg-type]
+                ci=ci,  # type: ignore[arg-type]
+                confidence=confidence,
+            ).table
+            for by in groupings
+        ]
     except AnalysisError as exc:
         raise click.ClickException(str(exc)) from None
-    result.table.to_csv(out, index=False)
-    click.echo(f"{len(result.table)} rows written to {out} (index version {index_version})")
+    table = tables[0] if len(tables) == 1 else stack_groupings(tables, groupings)
+    table.to_csv(out, index=False)
+    click.echo(
+        f"{len(table)} rows written to {out} ({len(groupings)} grouping(s), "
+        f"index version {index_version})"
+    )
+
+
+def stack_groupings(tables: list[pd.DataFrame], groupings: list[list[str]]) -> pd.DataFrame:
+    """One table for several groupings: ``grouping``, all group columns (blank if unused).
+
+    ``grouping`` is the grouping's columns joined by ``,`` (``(all)`` for the whole sample).
+    """
+    group_cols = list(dict.fromkeys(c for by in groupings for c in by))
+    parts = []
+    for table, by in zip(tables, groupings, strict=True):
+        part = table.copy()
+        for col in by:  # categorical labels of different groupings do not concatenate well
+            part[col] = part[col].astype(object)
+        part.insert(0, "grouping", ",".join(by) or ALL_GROUPS)
+        parts.append(part)
+    stacked = pd.concat(parts, ignore_index=True)
+    rest = [c for c in stacked.columns if c != "grouping" and c not in group_cols]
+    return stacked[["grouping", *group_cols, *rest]]
+
+
+_stack = stack_groupings  # the name survey.statistics.cli imports
 
 
 def _poststratify(data: pd.DataFrame, frame: Path) -> tuple[pd.DataFrame, str, Any]:

@@ -21,16 +21,15 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import stats
 
 from analysis.design import Design
 from analysis.errors import AnalysisError, CountTableError, EmptyGroupError
 from analysis.estimators import domains_from_masks, prepare
 from analysis.hierarchy import hierarchy_from_form
 from analysis.indices import estimate_indicators
-from analysis.intervals import wald_interval
+from analysis.intervals import t_sf, wald_interval
 from analysis.results import Difference
-from analysis.variance import domain_df, variance
+from analysis.variance import domain_df, presence_union, variance
 
 __all__ = ["DomainSpec", "compare_domains", "domain_differences"]
 
@@ -77,7 +76,7 @@ def domain_differences(
         ),
         shape=(size, one.size),
     )
-    union = sp.csr_matrix((fit.lin.present[:, one] + fit.lin.present[:, two]).astype(bool))
+    union = presence_union(fit.lin.present[:, one], fit.lin.present[:, two])
     diff = fit.lin.combine(coef, union)
     se = 100 * np.sqrt(variance(prep.structure, diff))
     if design.df == "design":
@@ -88,7 +87,7 @@ def domain_differences(
     low, high = wald_interval(est, se, df, confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where(se > 0, est / se, np.nan)
-        p = 2 * stats.t.sf(np.abs(t), np.where(df > 0, df, np.nan))
+        p = 2 * t_sf(np.abs(t), df)
     return pd.DataFrame(
         {
             "level": fit.level[one],

@@ -287,9 +287,14 @@ def ratio_estimates(
     shape = (structure.n_psu, n_est)
     scores = sp.csr_matrix((w * z, (psu, k)), shape=shape)
     valid = x != 0
-    present = sp.csr_matrix(
-        (np.ones(int(valid.sum())), (psu[valid], k[valid])), shape=shape
-    ).astype(bool)
+    row_scores = None
+    if structure.pooled is None:
+        present = sp.csr_matrix(
+            (np.ones(int(valid.sum())), (psu[valid], k[valid])), shape=shape
+        ).astype(bool)
+    else:  # pooled: responses present per unit; per-row scores for the second moments
+        present = sp.csr_matrix((prep.n[rows][valid], (psu[valid], k[valid])), shape=shape)
+        row_scores = sp.csr_matrix((z, (rows, k)), shape=(len(prep.counts), n_est))
     cell_scores = None
     if structure.cell is not None and prep.w0 is not None:
         n_cells = structure.n_cells
@@ -300,12 +305,15 @@ def ratio_estimates(
     n = np.bincount(k[valid], weights=prep.n[rows][valid], minlength=n_est)
     resid = y - np.where(np.isfinite(ratio), ratio, 0.0)[k] * x
     srs_sum = np.bincount(k, weights=w * resid**2, minlength=n_est)
-    lin = Linearized(ratio, scores, cell_scores, present)
+    lin = Linearized(ratio, scores, cell_scores, present, row_scores=row_scores)
     return RatioEstimates(lin, total_x, n, srs_sum, n_dom, n_specs)
 
 
 def response_presence(prep: PreparedCounts, domains: Domains) -> sp.csr_matrix:
-    """PSUs with at least one response in each domain (n_psu × n_domains, bool)."""
+    """PSUs with at least one response in each domain (n_psu × n_domains, bool).
+
+    For a pooled table: the number of responses of every unit in each domain.
+    """
     rows = prep.item_rows.get(RESPONSE_ITEM)
     if rows is None:
         raise CountTableError(f"count table has no {RESPONSE_ITEM!r} rows")
@@ -316,6 +324,9 @@ def response_presence(prep: PreparedCounts, domains: Domains) -> sp.csr_matrix:
         d_l.append(d[d >= 0])
     psu, d = np.concatenate(psu_l), np.concatenate(d_l)
     shape = (prep.structure.n_psu, domains.size)
+    if prep.structure.pooled is not None:  # responses per unit
+        n = np.concatenate([prep.n[rows][layer[rows] >= 0] for layer in domains.layers])
+        return sp.csr_matrix((n, (psu, d)), shape=shape)
     return sp.csr_matrix((np.ones(len(psu)), (psu, d)), shape=shape).astype(bool)
 
 

@@ -91,14 +91,18 @@ class Hierarchy:
         return out  # type: ignore[return-value]
 
     def respondent_scores(
-        self, satisfied: np.ndarray, valid: np.ndarray
+        self,
+        satisfied: np.ndarray | Mapping[str, np.ndarray],
+        valid: np.ndarray | Mapping[str, np.ndarray],
     ) -> dict[tuple[IndexLevel, str], np.ndarray]:
         """Version B: each respondent's score for every index (NaN when undefined).
 
         Parameters
         ----------
-        satisfied, valid : ndarray of shape (n_respondents, n_criteria)
-            0/1 indicators in the order of :attr:`criteria`.
+        satisfied, valid : ndarray of shape (n_respondents, n_criteria), or mapping
+            0/1 indicators in the order of :attr:`criteria`, or ``{criterion: column}``
+            (any mapping that yields a column per criterion key, so that callers need not
+            hold an n × criteria matrix).
 
         Returns
         -------
@@ -108,14 +112,21 @@ class Hierarchy:
             aspect or SIPAS, the weighted mean of the respondent's defined child scores.
         """
         col = {key: i for i, key in enumerate(self.criteria)}
+
+        def column(values: np.ndarray | Mapping[str, np.ndarray], key: str) -> np.ndarray:
+            if isinstance(values, Mapping):
+                return np.asarray(values[key])
+            return values[:, col[key]]
+
+        n_rows = len(column(valid, self.criteria[0])) if self.criteria else 0
         out: dict[tuple[str, str], np.ndarray] = {}
         for node in self.nodes:
-            num = np.zeros(satisfied.shape[0])
-            den = np.zeros(satisfied.shape[0])
+            num = np.zeros(n_rows)
+            den = np.zeros(n_rows)
             for child, weight in zip(node.children, node.weights, strict=True):
                 if node.child_level == "criterion":
-                    num += weight * satisfied[:, col[child]]
-                    den += weight * valid[:, col[child]]
+                    num += weight * column(satisfied, child)
+                    den += weight * column(valid, child)
                     continue
                 score = out[(node.child_level, child)]
                 defined = ~np.isnan(score)
@@ -123,6 +134,23 @@ class Hierarchy:
                 den += weight * defined
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[(node.level, node.key)] = np.where(den > 0, num / den, np.nan)
+        return out  # type: ignore[return-value]
+
+    def answered(self, valid: Mapping[str, np.ndarray]) -> dict[tuple[IndexLevel, str], np.ndarray]:
+        """Respondents with at least one valid answer among the criteria of every index.
+
+        ``valid`` maps each criterion key to a boolean column. An index is defined for a
+        respondent (version B) exactly where this is true.
+        """
+        out: dict[tuple[str, str], np.ndarray] = {}
+        for node in self.nodes:
+            parts = [
+                np.asarray(valid[c], dtype=bool)
+                if node.child_level == "criterion"
+                else out[(node.child_level, c)]
+                for c in node.children
+            ]
+            out[(node.level, node.key)] = np.logical_or.reduce(parts)
         return out  # type: ignore[return-value]
 
 

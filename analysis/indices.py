@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from analysis.counts import score_item
+from analysis.counts import RESPONSE_ITEM, answered_item, score_item
 from analysis.design import Design
-from analysis.errors import AnalysisError
+from analysis.errors import AnalysisError, CountTableError
 from analysis.estimators import (
     Domains,
     PreparedCounts,
@@ -223,10 +223,12 @@ def estimate_indicators(
 
     crit = [RatioSpec(j, _satisfied, _valid) for j in tree.criteria]
     nodes = list(tree.nodes)
-    scores = [RatioSpec(score_item(n.level, n.key), _identity, np.ones_like) for n in nodes]
+    scores = [RatioSpec(_index_item(prep, n, version), _identity, np.ones_like) for n in nodes]
     est = ratio_estimates(prep, domains, crit + scores)
     n_c, n_s, n_d = len(crit), len(scores), domains.size
     width = n_c + n_s
+    if prep.structure.pooled is not None and version == "A":
+        est = replace(est, lin=_with_class_scores(est, prep, domains, tree, width))
     crit_cols = (np.arange(n_d)[:, None] * width + np.arange(n_c)[None, :]).ravel()
     score_cols = (np.arange(n_d)[:, None] * width + n_c + np.arange(n_s)[None, :]).ravel()
     lin_c = est.lin.select(crit_cols)
@@ -240,7 +242,9 @@ def estimate_indicators(
         cell_scores=None
         if lin_c.cell_scores is None or lin_i.cell_scores is None
         else np.hstack([lin_c.cell_scores, lin_i.cell_scores]),
-        present=sp.hstack([lin_c.present, lin_i.present], format="csr").astype(bool),
+        present=sp.hstack([lin_c.present, lin_i.present], format="csr"),
+        row_scores=_hstack(lin_c.row_scores, lin_i.row_scores),
+        class_scores=_hstack(lin_c.class_scores, lin_i.class_scores),
     )
     total_x = np.concatenate([est.total_x[crit_cols], est.total_x[score_cols]])
     srs_sum = np.concatenate([est.srs_sum[crit_cols], est.srs_sum[score_cols]])
@@ -269,6 +273,79 @@ def estimate_indicators(
 
 def _identity(a: np.ndarray) -> np.ndarray:
     return a
+
+
+def _hstack(first: sp.csr_matrix | None, second: sp.csr_matrix | None) -> sp.csr_matrix | None:
+    if first is None and second is None:
+        return None
+    if first is None or second is None:
+        raise AnalysisError("inconsistent pooled scores")
+    return sp.hstack([first, second], format="csr")
+
+
+def _with_class_scores(
+    est: Any, prep: PreparedCounts, domains: Domains, tree: Hierarchy, width: int
+) -> Linearized:
+    r"""Criterion scores per (unit, criterion, class) of a pooled table, for index-A variances.
+
+    For criterion :math:`j` in domain :math:`d`: :math:`\\zeta = -\\hat P/\\hat T` for a
+    valid unsatisfied answer and :math:`(1-\\hat P)/\\hat T` for a satisfied one, in every
+    unit of the domain.
+    """
+    pooled = prep.structure.pooled
+    lin = est.lin
+    if pooled is None:
+        return lin
+    if len(tree.criteria) > 1 and not pooled.items:
+        raise CountTableError(
+            "the pooled count table has no _pair rows, which the variance of version-A "
+            "indices needs; build it with analysis.counts.counts_from_responses"
+        )
+    resp = prep.item_rows[RESPONSE_ITEM]
+    unit = prep.structure.psu[resp]
+    pairs = np.unique(
+        np.concatenate(
+            [
+                unit[layer[resp] >= 0] * domains.size + layer[resp][layer[resp] >= 0]
+                for layer in domains.layers
+            ]
+        )
+    )
+    c, d = pairs // domains.size, pairs % domains.size
+    crit = [(j, pooled.items[key]) for j, key in enumerate(tree.criteria) if key in pooled.items]
+    j_idx = np.array([j for j, _ in crit], dtype=np.int64)
+    j_pos = np.array([p for _, p in crit], dtype=np.int64)
+    col = (d[:, None] * width + j_idx[None, :]).ravel()
+    row_u = pooled.class_row(np.repeat(c, j_idx.size), np.tile(j_pos, c.size), 0)
+    p, t = lin.estimate[col], est.total_x[col]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zeta_u = np.where((t != 0) & np.isfinite(p), -p / t, 0.0)
+        zeta_s = np.where((t != 0) & np.isfinite(p), (1 - p) / t, 0.0)
+    class_scores = sp.csr_matrix(
+        (np.r_[zeta_u, zeta_s], (np.r_[row_u, row_u + 1], np.r_[col, col])),
+        shape=(pooled.n_class_rows, lin.estimate.size),
+    )
+    return replace(lin, class_scores=class_scores)
+
+
+def _index_item(prep: PreparedCounts, node: Any, version: str) -> str:
+    """The count-table item of an index: its respondent scores (B) or answered rows (A).
+
+    Version A reads only who answered (``n`` and :math:`\\hat N` of the index); tables built
+    without :func:`~analysis.counts.answered_item` rows (older SQL exports) use the score rows.
+    """
+    scores = score_item(node.level, node.key)
+    has_scores = prep.item_rows.get(scores, np.zeros(0)).size > 0
+    if version == "B":
+        if not has_scores:
+            raise CountTableError(
+                f"the count table has no {scores!r} rows, which index version B needs; "
+                "build it with index_versions including 'B'"
+            )
+        return scores
+    answered = answered_item(node.level, node.key)
+    has_answered = prep.item_rows.get(answered, np.zeros(0)).size > 0
+    return answered if has_answered or not has_scores else scores
 
 
 def _version_a(

@@ -19,7 +19,7 @@ Methods (survey-stats §4; R: ``survey::svyciprop``):
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 __all__ = [
     "asin_interval",
@@ -28,6 +28,7 @@ __all__ = [
     "korn_graubard_interval",
     "logit_interval",
     "t_quantile",
+    "t_sf",
     "wald_interval",
     "wilson_interval",
 ]
@@ -46,8 +47,17 @@ def t_quantile(df: np.ndarray | float, confidence: float) -> np.ndarray:
     half = _check_confidence(confidence)
     df = np.asarray(df, dtype=float)
     with np.errstate(invalid="ignore"):
-        q = np.where(np.isinf(df), stats.norm.isf(half), stats.t.isf(half, np.where(df > 0, df, 1)))
+        finite = -special.stdtrit(np.where(df > 0, df, 1), half)
+        q = np.where(np.isinf(df), -special.ndtri(half), finite)
     return np.where(df > 0, q, np.nan)
+
+
+def t_sf(x: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
+    """Upper tail :math:`P(T_{df} > x)` (normal when ``df`` is inf, NaN when ``df <= 0``)."""
+    x, df = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(df, dtype=float))
+    with np.errstate(invalid="ignore"):
+        tail = np.where(np.isinf(df), special.ndtr(-x), special.stdtr(np.where(df > 0, df, 1), -x))
+    return np.where(df > 0, tail, np.nan)
 
 
 def wald_interval(est: np.ndarray, se: np.ndarray, df: np.ndarray, confidence: float) -> Interval:
@@ -138,7 +148,7 @@ def korn_graubard_interval(
     p, se, n, df = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (p, se, n, df)))
     with np.errstate(divide="ignore", invalid="ignore"):
         raw = p * (1 - p) / se**2
-        t_n = stats.t.isf(half, np.where(n > 1, n - 1, 1))
+        t_n = -special.stdtrit(np.where(n > 1, n - 1, 1), half)
         t_df = t_quantile(df, 1.0 - 2.0 * half)
         n_eff = raw * (t_n / t_df) ** 2
     if nchs:
@@ -147,8 +157,8 @@ def korn_graubard_interval(
     ok = (df > 0) & (n > 1) & np.isfinite(n_eff) & (n_eff > 0)
     x = p * n_eff
     with np.errstate(invalid="ignore", divide="ignore"):
-        low = np.where(x > 0, stats.beta.ppf(half, x, n_eff - x + 1), 0.0)
-        high = np.where(n_eff - x > 0, stats.beta.isf(half, x + 1, n_eff - x), 1.0)
+        low = np.where(x > 0, special.betaincinv(x, n_eff - x + 1, half), 0.0)
+        high = np.where(n_eff - x > 0, special.betainccinv(x + 1, n_eff - x, half), 1.0)
     return np.where(ok, low, np.nan), np.where(ok, high, np.nan)
 
 

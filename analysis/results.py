@@ -8,9 +8,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.errors import AnalysisError
+from analysis.intervals import t_quantile, t_sf
 from analysis.variance import DesignStructure, Linearized, covariance
 
 __all__ = ["Difference", "IndexResult", "RESULT_COLUMNS"]
@@ -76,15 +76,10 @@ def difference_from(est: np.ndarray, cov: np.ndarray, df: float, confidence: flo
     if df <= 0 or not np.isfinite(se):
         q = t_stat = p = low = high = float("nan")
     else:
-        q = float(
-            stats.norm.isf((1 - confidence) / 2)
-            if np.isinf(df)
-            else stats.t.isf((1 - confidence) / 2, df)
-        )
+        q = float(t_quantile(df, confidence))
         with np.errstate(divide="ignore", invalid="ignore"):
             t_stat = float(np.divide(diff, se)) if se > 0 else float("nan")
-        dist = stats.norm if np.isinf(df) else stats.t(df)
-        p = float(2 * dist.sf(abs(t_stat))) if se > 0 else float("nan")
+        p = float(2 * t_sf(abs(t_stat), df)) if se > 0 else float("nan")
         low, high = diff - q * se, diff + q * se
     return Difference(diff, se, low, high, float(df), t_stat, p, confidence)
 

@@ -164,8 +164,8 @@ class Background:
 
     Use as a context manager around the measured work; ``exclude`` is a predicate on a command
     line (the benchmark's own processes). After exit: ``busy_cpu_s`` (all processes),
-    ``others`` (the top other processes by CPU seconds), ``own`` (the same for the excluded,
-    i.e. the benchmark's own processes) and ``loadavg`` (at entry).
+    ``others`` (the top other processes by CPU seconds), ``own`` (every excluded process, i.e.
+    the benchmark's own, with its CPU seconds) and ``loadavg`` (at entry).
     """
 
     def __init__(self, exclude_patterns: Sequence[str] = (), interval: float = 1.0) -> None:
@@ -215,7 +215,8 @@ class Background:
         ranked = sorted(self._cpu.items(), key=lambda kv: -kv[1])
         self.others = [(cmd, round(sec, 1)) for cmd, sec in ranked if sec >= 0.5][:6]
         ranked_own = sorted(self._own.items(), key=lambda kv: -kv[1])
-        self.own = [(cmd, round(sec, 1)) for cmd, sec in ranked_own if sec >= 0.1][:8]
+        # Every own process (many small PostgreSQL backends add up): not truncated.
+        self.own = [(cmd, round(sec, 3)) for cmd, sec in ranked_own if sec > 0]
 
     def summary(self) -> str:
         """One line for the docs: load at start and the other processes' CPU use."""

@@ -5,8 +5,8 @@ criterion, factor and SIPAS indices with linearised SEs and intervals, by agency
 design strata = agency, PSU = counter, weights = ``weight``. Contenders, each run as a whole
 process under ``/usr/bin/time -v`` (wall time, CPU time, peak RSS):
 
-* ``sipas analyze`` on the CSV and on the Parquet file (one process per domain variable, as the
-  CLI takes one ``--by``; their times are added);
+* ``sipas analyze`` on the CSV and on the Parquet file, one process for both domain variables
+  (``--by agency_code --by field_code``), like each R script;
 * ``stats_estimate.py``: the estimation step alone (count table + indices), in-process timers;
 * with ``--with-r``: ``stats_r_byloop.R`` (22 ``svyby(svymean)`` per domain variable) and
   ``stats_r_bytotal.R`` (44 totals per domain + ``svycontrast``), both on the CSV.
@@ -62,42 +62,40 @@ def ensure_data(n: int, data_dir: Path, formats: tuple[str, ...]) -> Timed | Non
     return timed
 
 
-def analyze_command(path: Path, by: str, out: Path) -> list[str]:
-    """The ``sipas analyze`` command line for one domain variable."""
+def analyze_command(path: Path, out: Path) -> list[str]:
+    """The ``sipas analyze`` command line: both domain variables in one run."""
+    by_args = [arg for by in BY for arg in ("--by", by)]
     return [
-        SIPAS, "analyze", str(path), "--form", "sipas-2017", "--by", by,
+        SIPAS, "analyze", str(path), "--form", "sipas-2017", *by_args,
         "--strata", "agency_code", "--psu", "counter_code", "--weight", "weight",
         "--out", str(out),
     ]  # fmt: skip
 
 
-def run_python(path: Path, out_dir: Path, label: str) -> tuple[list[Timed], list[Path]]:
-    """Run ``sipas analyze`` once per domain variable; return timings and output files."""
-    timings, outputs = [], []
-    for by in BY:
-        out = out_dir / f"{label}_{by}.csv"
-        timed = run_timed(analyze_command(path, by, out), log=out_dir / f"{label}_{by}.log")
-        if timed.returncode != 0:
-            raise SystemExit(f"sipas analyze failed ({label}, {by}):\n{timed.stderr[-3000:]}")
-        timings.append(timed)
-        outputs.append(out)
-    return timings, outputs
+def run_python(path: Path, out_dir: Path, label: str) -> tuple[Timed, Path]:
+    """Run ``sipas analyze`` once (both domain variables); return its timing and output file."""
+    out = out_dir / f"{label}.csv"
+    timed = run_timed(analyze_command(path, out), log=out_dir / f"{label}.log")
+    if timed.returncode != 0:
+        raise SystemExit(f"sipas analyze failed ({label}):\n{timed.stderr[-3000:]}")
+    return timed, out
 
 
-def python_table(outputs: list[Path]) -> pd.DataFrame:
+def python_table(output: Path) -> pd.DataFrame:
     """Python results in R's layout: by, domain, quantity, name, est, se (0–1 scale)."""
+    table = pd.read_csv(output, dtype={by: str for by in BY})
     frames = []
-    for by, path in zip(BY, outputs, strict=True):
-        table = pd.read_csv(path, dtype={by: str})
+    for by in BY:
+        part = table[table["grouping"] == by]
         frames.append(
             pd.DataFrame(
                 {
                     "by": by,
-                    "domain": table[by].astype(str),
-                    "quantity": table["level"],
-                    "name": table["indicator"].where(table["level"] != "sipas", "sipas"),
-                    "est": table["estimate"] / 100,
-                    "se": table["se"] / 100,
+                    "domain": part[by].astype(str),
+                    "quantity": part["level"],
+                    "name": part["indicator"].where(part["level"] != "sipas", "sipas"),
+                    "est": part["estimate"] / 100,
+                    "se": part["se"] / 100,
                 }
             )
         )
@@ -213,14 +211,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"{name:32s} {contenders[-1]['wall_s']:8.2f} s wall", flush=True)
 
-    python_outputs: list[Path] = []
+    python_output: Path | None = None
     for fmt in formats:
         path = data_dir / f"responses.{fmt}"
         with Background(own) as bg:
-            timed, outputs = run_python(path, out_dir, f"python_{fmt}")
-        record(f"sipas analyze ({fmt.upper()})", f"{fmt}, 2 processes (agency, field)", timed, bg)
-        if fmt == "csv" or not python_outputs:
-            python_outputs = outputs
+            timed, output = run_python(path, out_dir, f"python_{fmt}")
+        record(
+            f"sipas analyze ({fmt.upper()})", f"{fmt}, 1 process (agency and field)", [timed], bg
+        )
+        if fmt == "csv" or python_output is None:
+            python_output = output
     est_input = data_dir / f"responses.{'parquet' if 'parquet' in formats else formats[0]}"
     with Background(own) as bg:
         timed_est = run_timed(
@@ -230,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     record("estimation step (in-process)", est_input.suffix[1:], [timed_est], bg)
 
     agreement = []
-    if args.with_r:
-        python = python_table(python_outputs)
+    if args.with_r and python_output is not None:
+        python = python_table(python_output)
         csv = data_dir / "responses.csv"
         for name, script in (("R byloop", "stats_r_byloop.R"), ("R bytotal", "stats_r_bytotal.R")):
             result_csv = out_dir / f"{script[:-2]}.csv"

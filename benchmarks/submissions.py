@@ -38,7 +38,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -63,11 +63,16 @@ FORM_ID = "sipas-counter"
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """A gunicorn configuration, parsed from ``sync:3`` or ``gthread:2x8``."""
+    """A gunicorn configuration, parsed from ``sync:3`` or ``gthread:2x8``.
+
+    ``keep_alive``: seconds gunicorn keeps an idle connection open (gthread only: sync workers
+    close every connection after one request).
+    """
 
     worker_class: str
     workers: int
     threads: int = 1
+    keep_alive: int = 5
 
     @classmethod
     def parse(cls, text: str) -> ServerConfig:
@@ -83,11 +88,15 @@ class ServerConfig:
             return f"sync ×{self.workers}"
         return f"gthread {self.workers}×{self.threads}"
 
-    def gunicorn_args(self) -> list[str]:
-        args = ["-w", str(self.workers), "-k", self.worker_class]
-        if self.worker_class == "gthread":
-            args += ["--threads", str(self.threads)]
-        return args
+    def gunicorn_args(self, port: int) -> list[str]:
+        """The command line ``sipas serve`` runs for this configuration (gunicorn's options)."""
+        from survey.cli import gunicorn_argv
+
+        argv = gunicorn_argv(f"127.0.0.1:{port}", self.workers, self.threads, self.keep_alive)
+        if self.worker_class == "gthread" and self.threads == 1:
+            argv[argv.index("sync")] = "gthread"  # gthread with one thread: still keep-alive
+            argv[-1:-1] = ["--keep-alive", str(self.keep_alive)]
+        return argv[1:-1]
 
 
 # --- database ------------------------------------------------------------------------------------
@@ -193,13 +202,10 @@ class Gunicorn:
     """A gunicorn process started by this script (stopped by its own pid)."""
 
     def __init__(self, config: ServerConfig, env: dict[str, str], port: int, log: Path) -> None:
+        # The same gunicorn options as `sipas serve --workers N --threads T --keep-alive S`.
         cmd = [
             str(BIN / "gunicorn"),
-            *config.gunicorn_args(),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--backlog",
-            "2048",
+            *config.gunicorn_args(port),
             "--log-level",
             "warning",
             "survey:create_app()",
@@ -326,7 +332,13 @@ def bench_config(
     items = form_items()
     env = db.env()
     server = Gunicorn(config, env, args.port, work / "gunicorn.log")
-    own = [r"gunicorn", r"\bwrk\b", r"benchmarks/", r"postgres: .*sipas_bench", r"redis-server"]
+    # This run's own processes only (other jobs on the machine may run gunicorn or benchmarks).
+    own = [
+        rf"gunicorn .*127\.0\.0\.1:{args.port}\b",
+        rf"\bwrk\b.*127\.0\.0\.1:{args.port}/",
+        rf"postgres: .*sipas_bench_{os.getpid()}\b",
+        r"redis-server",
+    ]
     try:
         server.wait_ready()
         runs = {}
@@ -433,15 +445,22 @@ def verify(
         problems.append(f"answers rows {n_answers} != {n_rows} responses × {n_items} items")
     measure = runs["measure"]
     seconds = float(measure["duration_us"]) / 1e6  # type: ignore[arg-type]
+    cpu_groups = _cpu_groups(measure)
+    per_submission = {
+        name: 1000 * cpu / max(int(measure["n201"]), 1)  # type: ignore[call-overload]
+        for name, cpu in cpu_groups.items()
+    }
     ceiling_s = float(ceiling["duration_us"]) / 1e6  # type: ignore[arg-type]
     return {
         "config": config.label,
-        "gunicorn": config.gunicorn_args(),
+        "gunicorn": config.gunicorn_args(args.port),
         "throughput_rps": measure["n201"] / seconds,  # type: ignore[operator]
         "latency_ms": {k: v / 1e3 for k, v in measure["latency_us"].items()},  # type: ignore[union-attr]
         "ceiling_rps": float(ceiling["requests"]) / ceiling_s,  # type: ignore[arg-type]
         "ceiling_latency_ms": {k: v / 1e3 for k, v in ceiling["latency_us"].items()},  # type: ignore[union-attr]
         "ceiling_non_2xx": ceiling.get("non_2xx", 0),
+        "cpu_ms_per_submission": per_submission,
+        "cpu_ms_per_submission_total": sum(per_submission.values()),
         "runs": runs,
         "ceiling": ceiling,
         "responses_rows": n_rows,
@@ -466,18 +485,21 @@ def render(db_kind: str, results: list[dict[str, object]], command: str, args, f
         f"{facts['memory']} RAM · {facts['os']} · commit {facts['git']}  ",
         f"Load: wrk -t{args.threads} -c{args.connections}, {args.warmup} s warm-up then "
         f"{args.duration} s measured, on the same machine as the server. Rate limits on (Redis), "
-        f"submit limit raised to `{SUBMIT_LIMIT}`.",
+        f"submit limit raised to `{SUBMIT_LIMIT}`. gthread workers keep idle connections "
+        f"{getattr(args, 'keep_alive', 2)} s (`--keep-alive`); sync workers close each one. "
+        "CPU ms / submission: CPU seconds of gunicorn, the PostgreSQL backends, Redis and wrk "
+        "during the measured run (from /proc) divided by the 201 answers.",
         "",
         "| gunicorn | submissions/s (201) | p50 ms | p90 ms | p99 ms | max ms | "
-        "ceiling GET /healthz req/s | ceiling p99 ms | verified |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "CPU ms / submission | ceiling GET /healthz req/s | ceiling p99 ms | verified |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lat, cl = r["latency_ms"], r["ceiling_latency_ms"]
         lines.append(
             f"| {r['config']} | {r['throughput_rps']:.0f} | {lat.get('50', 0):.1f} | "
             f"{lat.get('90', 0):.1f} | {lat.get('99', 0):.1f} | {lat.get('max', 0):.0f} | "
-            f"{r['ceiling_rps']:.0f} | {cl.get('99', 0):.1f} | "
+            f"{_cpu_cell(r)} | {r['ceiling_rps']:.0f} | {cl.get('99', 0):.1f} | "
             f"{'yes' if r['ok'] else 'NO: ' + '; '.join(r['problems'])} |"
         )
     lines += ["", "Verification and background per configuration:", ""]
@@ -495,7 +517,7 @@ def render(db_kind: str, results: list[dict[str, object]], command: str, args, f
     return "\n".join(lines) + "\n"
 
 
-def _cpu_split(run: dict[str, object]) -> str:
+def _cpu_groups(run: dict[str, object]) -> dict[str, float]:
     """CPU seconds of the benchmark's own processes, grouped (gunicorn, wrk, redis, postgres)."""
     groups: dict[str, float] = {}
     for cmd, seconds in run.get("own_cpu_s", []):  # type: ignore[union-attr]
@@ -503,7 +525,19 @@ def _cpu_split(run: dict[str, object]) -> str:
             (g for g in ("gunicorn", "wrk", "redis", "postgres") if g in cmd), "other (benchmark)"
         )
         groups[name] = groups.get(name, 0.0) + seconds
-    return ", ".join(f"{k} {v:.1f} CPU-s" for k, v in sorted(groups.items(), key=lambda kv: -kv[1]))
+    return dict(sorted(groups.items(), key=lambda kv: -kv[1]))
+
+
+def _cpu_split(run: dict[str, object]) -> str:
+    return ", ".join(f"{k} {v:.1f} CPU-s" for k, v in _cpu_groups(run).items())
+
+
+def _cpu_cell(result: dict[str, object]) -> str:
+    """Total CPU ms per stored submission, and the gunicorn share (from /proc accounting)."""
+    per = result.get("cpu_ms_per_submission")
+    if not per:
+        return "–"
+    return f"{sum(per.values()):.2f} (gunicorn {per.get('gunicorn', 0.0):.2f})"  # type: ignore[union-attr]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -519,6 +553,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5, help="warm-up seconds")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument(
+        "--keep-alive", type=int, default=5, help="gunicorn --keep-alive seconds (gthread)"
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     parser.add_argument(
@@ -539,7 +576,11 @@ def main(argv: list[str] | None = None) -> int:
         replace_section(DOCS_FILE, f"submissions-{args.db}", section)
         print(section)
         return 0 if all(r["ok"] for r in payload["results"]) else 1
-    configs = [ServerConfig.parse(c) for c in args.configs.split(",") if c.strip()]
+    configs = [
+        replace(ServerConfig.parse(c), keep_alive=args.keep_alive)
+        for c in args.configs.split(",")
+        if c.strip()
+    ]
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
     command = "python benchmarks/submissions.py " + shlex.join(

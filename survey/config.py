@@ -26,10 +26,25 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # SQLAlchemy URL. SQLite (WAL) in the instance folder by default; PostgreSQL in production,
         # e.g. postgresql+psycopg://user@host/dbname.
         "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(Path(instance_path) / DEFAULT_INSTANCE_DB),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Pool settings. No pool_pre_ping: it cost a round trip on every request. A connection
+        # that died (database restart) fails its statement once, SQLAlchemy then invalidates the
+        # pool, and save_response retries its idempotent write on a fresh connection; connections
+        # are also replaced after pool_recycle seconds (before any server-side idle timeout).
+        # skip_autocommit_rollback: no DBAPI rollback() when an autocommit connection (the
+        # PostgreSQL write path) returns to the pool. pool_size: keep it >= the gunicorn threads
+        # per worker, or connections beyond it are opened and closed on every request (a new
+        # PostgreSQL backend each time).
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_recycle": 1800,
+            "pool_size": 10,
+            "skip_autocommit_rollback": True,
+        },
         # Rate-limit storage shared by all app instances (Flask-Limiter URI), e.g.
         # redis://127.0.0.1:6379/0. memory:// is per process and only fit for the demo and tests.
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Rate-limit strategy: fixed-window is the cheapest correct one (one Redis EVALSHA doing
+        # INCR + EXPIRE per counted request).
+        "RATELIMIT_STRATEGY": "fixed-window",
         # Limits on the citizen submission endpoints (Flask-Limiter syntax).
         "SIPAS_SUBMIT_RATE_LIMIT": "30 per minute",
         # Limit on officials' sign-in attempts per client address (Flask-Limiter syntax).

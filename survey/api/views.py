@@ -6,7 +6,7 @@ language of ``?lang=`` or ``Accept-Language`` (Vietnamese by default).
 
 Rate limit: ``POST /responses`` is limited per client address *and* counter
 (``SIPAS_SUBMIT_RATE_LIMIT``), because all citizens in one office share the office's public
-address; each counter (or kiosk) gets its own budget.
+address; each counter (or kiosk) gets its own budget (:mod:`survey.api.ratelimit`).
 """
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ from typing import Any
 
 from flask import current_app, jsonify, request, url_for
 from flask_babel import force_locale
-from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from survey import repository, tokens
 from survey.api import bp
 from survey.api.parsing import BodyError, parse_datetime, parse_submission
+from survey.api.ratelimit import check_submission_budget
 from survey.errors import SUBMISSION_MESSAGES
-from survey.extensions import limiter
 from survey.repository import StoredResponse, SubmissionError
 from survey.submissions import Submission
 
@@ -51,20 +50,10 @@ def _too_large(_exc: RequestEntityTooLarge):
     return api_error(413, "request_too_large")
 
 
-def _submit_key() -> str:
-    """Rate-limit key: client address plus the counter named in the body (if readable)."""
-    try:
-        body = request.get_json(silent=True)
-    except RequestEntityTooLarge:
-        body = None
-    counter = body.get("counter_code") if isinstance(body, dict) else None
-    return f"{get_remote_address()}|{counter if isinstance(counter, str) else '-'}"
-
-
 @bp.post("/responses")
-@limiter.limit(lambda: current_app.config["SIPAS_SUBMIT_RATE_LIMIT"], key_func=_submit_key)
 def submit_response():
     """Store one response: 201 created, 200 duplicate (same id, same content), or a problem."""
+    check_submission_budget()
     if not request.is_json:
         return api_error(415, "unsupported_media_type")
     body = request.get_json(silent=True)

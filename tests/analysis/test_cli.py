@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -120,3 +121,52 @@ def test_bad_timestamps_for_periods(export: Path, tmp_path: Path, value, message
         str(tmp_path / "o.csv"),
     )
     assert res.exit_code == 2 and message in res.output
+
+
+def test_several_groupings_in_one_run(export: Path, tmp_path: Path):
+    out = tmp_path / "both.csv"
+    common = ["--form", "sipas-2017", "--weight", "weight", "--strata", "agency_code"]
+    common += ["--psu", "counter_code"]
+    res = _run(str(export), *common, "--by", "agency_code", "--by", "field_code,period:quarter",
+               "--out", str(out))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    labels = {"agency_code": str, "field_code": str, "period": str}
+    table = pd.read_csv(out, dtype=labels)
+    assert list(table.columns[:5]) == ["grouping", "agency_code", "field_code", "period", "level"]
+    assert set(table["grouping"]) == {"agency_code", "field_code,period"}
+    agency = table[table["grouping"] == "agency_code"]
+    assert agency["field_code"].isna().all() and agency["period"].isna().all()
+    single = tmp_path / "agency.csv"
+    res = _run(str(export), *common, "--by", "agency_code", "--out", str(single))
+    assert res.exit_code == 0, res.output
+    alone = pd.read_csv(single, dtype=labels)
+    together = agency.drop(columns=["grouping", "field_code", "period"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(together, alone, check_exact=False, rtol=1e-10, check_dtype=False)
+
+
+def test_two_period_granularities_are_refused(export: Path, tmp_path: Path):
+    res = _run(str(export), "--form", "sipas-2017", "--by", "period:month", "--by",
+               "period:year", "--out", str(tmp_path / "o.csv"))  # fmt: skip
+    assert res.exit_code == 2 and "one period granularity" in res.output
+
+
+def test_csv_with_bom_quoted_newlines_and_leading_zeros(export: Path, tmp_path: Path):
+    """The pyarrow reader must cope with the export's free text across its 1 MB blocks."""
+    df = pd.read_csv(export, dtype=str)
+    df["agency_code"] = df["agency_code"].str.replace("A", "00", regex=False)
+    long_text = 'Phải đi lại "nhiều" lần,\nchờ lâu\r\n' * 400  # ~16 kB per comment
+    df["comment"] = [long_text if i % 2 else "" for i in range(len(df))]
+    tricky = tmp_path / "tricky.csv"
+    df.to_csv(tricky, index=False, encoding="utf-8-sig")
+    assert tricky.stat().st_size > 2_000_000
+    outs = []
+    for path in (export, tricky):
+        out = tmp_path / f"{path.stem}.out.csv"
+        res = _run(str(path), "--form", "sipas-2017", "--weight", "weight", "--by",
+                   "agency_code", "--out", str(out))  # fmt: skip
+        assert res.exit_code == 0, res.output
+        outs.append(pd.read_csv(out, dtype={"agency_code": str}))
+    plain, odd = outs
+    assert set(odd["agency_code"]) == {a.replace("A", "00") for a in plain["agency_code"]}
+    np.testing.assert_allclose(odd["estimate"], plain["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(odd["se"], plain["se"], rtol=1e-12)

@@ -212,3 +212,21 @@ def test_domain_differences_cover_every_indicator(form17, data):
     row = table.set_index("indicator").loc["e2"]
     assert one.estimate == row["estimate"] and one.se == row["se"] and one.p_value == row["p_value"]
     assert ((table["p_value"] > 0) & (table["p_value"] < 1)).all()
+
+
+@pytest.mark.parametrize("design", [CLUSTER, Design(weight="weight")])
+def test_version_a_reads_answered_rows_or_falls_back_to_score_rows(form17, design):
+    """Tables without ``_answered:`` rows (older SQL exports) give the same version-A rows."""
+    df = make_responses(form17, seed=21, n=260, p_skip=0.3, p_na=0.2)
+    full = counts_from_responses(df, form17, design, by=["field_code"])
+    items = full["item"].astype(str)
+    no_answered = full[~items.str.startswith("_answered:").to_numpy()].reset_index(drop=True)
+    a_only = counts_from_responses(df, form17, design, by=["field_code"], index_versions=("A",))
+    assert not a_only["item"].astype(str).str.startswith("_score:").any()
+    tables = [
+        satisfaction_indices(c, form17, design, by=["field_code"]).table
+        for c in (full, no_answered, a_only)
+    ]
+    for other in tables[1:]:
+        for col in ("estimate", "se", "n", "deff", "df", "ci_low"):
+            np.testing.assert_allclose(other[col], tables[0][col], rtol=1e-12, err_msg=col)

@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analysis.compare import domain_differences
 from analysis.counts import RESPONSE_ITEM, counts_from_responses
-from analysis.design import Design
+from analysis.design import Calibration, Design
 from analysis.indices import satisfaction_indices
 from tests.analysis.factories import make_responses
 
@@ -115,3 +116,37 @@ def test_domains_partition_the_whole(form17, params, design):
         wd = weight.loc[item].reindex(rows.index)
         pooled = (rows["estimate"] * wd).sum() / wd.sum()
         assert pooled == pytest.approx(whole.loc[item, "estimate"], rel=1e-12)
+
+
+POOLABLE = st.sampled_from(
+    [
+        Design(weight="weight"),
+        Design(weight="weight", strata="agency_code", lonely_psu="adjust"),
+        Design(
+            weight="weight",
+            calibration=Calibration("poststratify", ("agency_code",), None, "base_weight"),
+        ),
+    ]
+)
+
+
+@SETTINGS
+@given(params=DATA, design=POOLABLE, version=st.sampled_from(["A", "B"]))
+def test_pooled_table_gives_the_response_level_results(form17, params, design, version):
+    """Every response its own PSU: pooling responses per unit changes nothing (SEs included)."""
+    df = make_responses(form17, **params)
+    by = ["agency_code", "field_code"]
+    pooled = counts_from_responses(df, form17, design, by=by)
+    rows = counts_from_responses(df, form17, design, by=by, pooled=False)
+    assert (pooled["psu"] == "*").all() and rows["psu"].nunique() == len(df)
+    for grouping in (["field_code"], []):
+        a = satisfaction_indices(pooled, form17, design, by=grouping, version=version)
+        b = satisfaction_indices(rows, form17, design, by=grouping, version=version)
+        _close(a.table, b.table)
+        np.testing.assert_allclose(
+            a.covariance("sipas").to_numpy(), b.covariance("sipas").to_numpy(), rtol=1e-9, atol=1e-9
+        )
+    first, second = {"agency_code": "A1"}, None
+    diff_a = domain_differences(pooled, form17, first, second, design, version=version)
+    diff_b = domain_differences(rows, form17, first, second, design, version=version)
+    _close(diff_a, diff_b, cols=("estimate", "se", "df"))

@@ -1,0 +1,112 @@
+"""How :func:`survey.repository.save_response` talks to the database: the SQL it sends per
+submission, and its one retry when a pooled connection has died (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, event, func, select, text
+
+from survey import repository
+from survey.extensions import db
+from survey.models import Answer, Response
+from survey.submissions import Submission
+
+NOW = datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
+ANSWERS = {"e1_1": 5, "e1_2": 4, "e2_1": 0, "x1": 2, "sex": 1}
+
+
+def _submission(**overrides: object) -> Submission:
+    values: dict[str, object] = {
+        "uuid": uuid.uuid4(),
+        "form_id": "sipas-counter",
+        "form_version": 1,
+        "answers": ANSWERS,
+        "counter_code": "Q1",
+        "started_at": NOW - timedelta(minutes=3),
+    }
+    values.update(overrides)
+    return Submission(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def units(make_agency, make_counter):
+    make_counter("Q1", agency=make_agency("STP"))
+
+
+def _statements_of(app, work) -> list[str]:
+    """SQL statements (first word upper-cased, plus COMMIT) sent while ``work()`` runs."""
+    sent: list[str] = []
+
+    def on_execute(_conn, _cursor, statement, *_args) -> None:
+        sent.append(statement.split(None, 1)[0].upper())
+
+    def on_commit(_conn) -> None:
+        sent.append("COMMIT")
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engine, "commit", on_commit)
+    try:
+        work()
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(engine, "commit", on_commit)
+    return sent
+
+
+def test_a_submission_is_one_statement_on_postgres_and_two_on_sqlite(app, units):
+    with app.app_context():
+        repository.save_response(_submission(), now=NOW)  # warms the unit and form caches
+        sub = _submission()
+        sent = _statements_of(app, lambda: repository.save_response(sub, now=NOW))
+        stored = repository.get_response(sub.uuid)
+        n_answers = db.session.scalar(
+            select(func.count()).select_from(Answer).where(Answer.response_id == stored.row_id)
+        )
+        dialect = db.engine.dialect.name
+    if dialect == "postgresql":
+        # One INSERT (a data-modifying CTE) in autocommit: no BEGIN, no separate COMMIT.
+        assert sent == ["WITH"]
+    else:
+        assert sent == ["INSERT", "INSERT", "COMMIT"]
+    assert stored.answers == ANSWERS and n_answers == len(ANSWERS)
+
+
+def test_empty_answers_store_the_response_alone(app, units):
+    with app.app_context():
+        sub = _submission(answers={})
+        assert repository.save_response(sub, now=NOW).created
+        assert repository.get_response(sub.uuid).answers == {}
+        assert db.session.scalar(select(func.count()).select_from(Answer)) == 0
+
+
+def test_a_dead_pooled_connection_is_replaced_and_the_write_retried(app, units, database_url):
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            # SQLite connections cannot be killed from outside; a disposed pool must still serve.
+            db.session.remove()
+            db.engine.dispose()
+            assert repository.save_response(_submission(), now=NOW).created
+            return
+        repository.save_response(_submission(), now=NOW)  # warms the caches: no session use next
+        db.session.remove()
+        db.engine.dispose()
+        repository.save_response(_submission(), now=NOW)  # the pool now holds one connection
+        with db.engine.connect() as connection:
+            pid = connection.scalar(text("SELECT pg_backend_pid()"))
+        killer = create_engine(database_url)
+        try:
+            with killer.connect() as connection:
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        finally:
+            killer.dispose()
+        invalidated: list[object] = []
+        event.listen(db.engine.pool, "invalidate", lambda *args: invalidated.append(args))
+        sub = _submission()
+        assert repository.save_response(sub, now=NOW).created
+        assert invalidated, "the dead connection was not detected (nothing was retried)"
+        assert repository.get_response(sub.uuid).answers == ANSWERS
+        assert db.session.scalar(select(func.count()).select_from(Response)) == 3

@@ -1,0 +1,135 @@
+"""``sipas analyze-db``: the same result table as ``sipas analyze`` on the export, on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from survey.extensions import db
+from survey.statistics.cli import parse_by, parse_groupings
+from tests.survey import test_statistics as base
+from tests.survey.test_statistics import N_RESPONSES, assert_same_tables
+
+seeded = base.seeded  # the same fixture: demo province, synthetic responses, some flagged
+
+DESIGN = ["--strata", "agency_code", "--psu", "counter_code", "--lonely-psu", "adjust"]
+
+
+def export_file(runner, tmp_path: Path) -> Path:
+    path = tmp_path / "responses.csv"
+    result = runner.invoke(["export", "responses", "--form", "sipas-counter", "--out", str(path)])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+@pytest.mark.parametrize("version", ["A", "B"])
+def test_one_grouping_matches_analyze_on_the_export(runner, seeded, tmp_path, version) -> None:
+    options = ["--form", "sipas-counter", "--by", "field_code", "--index-version", version]
+    options += ["--ci", "beta", *DESIGN]
+    out_db, out_export = tmp_path / "db.csv", tmp_path / "export.csv"
+    result = runner.invoke(["analyze-db", *options, "--out", str(out_db)])
+    assert result.exit_code == 0, result.output
+    assert f"{N_RESPONSES} response(s) analysed, 0 excluded" in result.output
+    assert f"index version {version}" in result.output
+    path = export_file(runner, tmp_path)
+    reference = runner.invoke(["analyze", str(path), *options, "--out", str(out_export)])
+    assert reference.exit_code == 0, reference.output
+    got, want = pd.read_csv(out_db), pd.read_csv(out_export)
+    assert list(got.columns) == list(want.columns)
+    assert len(got) > 0
+    assert_same_tables(got, want, ["field_code"])
+
+
+def test_several_groupings_stack_like_analyze(runner, seeded, tmp_path) -> None:
+    options = ["--form", "sipas-counter", "--by", "agency_code", "--by", "period:month", *DESIGN]
+    out_db, out_export = tmp_path / "db.csv", tmp_path / "export.csv"
+    result = runner.invoke(["analyze-db", *options, "--out", str(out_db)])
+    assert result.exit_code == 0, result.output
+    assert "2 grouping(s)" in result.output
+    reference = runner.invoke(
+        ["analyze", str(export_file(runner, tmp_path)), *options, "--out", str(out_export)]
+    )
+    assert reference.exit_code == 0, reference.output
+    got, want = pd.read_csv(out_db), pd.read_csv(out_export)
+    assert list(got.columns) == list(want.columns)
+    assert set(got["grouping"]) == {"agency_code", "period"}
+    for grouping in ("agency_code", "period"):
+        assert_same_tables(
+            got[got["grouping"] == grouping].drop(columns="grouping"),
+            want[want["grouping"] == grouping].drop(columns="grouping"),
+            ["agency_code", "period"],
+        )
+
+
+def test_selection_options_and_flag_report(runner, seeded, tmp_path) -> None:
+    flagged = int(seeded["flags"].str.contains("honeypot").sum())
+    out = tmp_path / "db.csv"
+    result = runner.invoke(
+        [
+            "analyze-db",
+            "--form",
+            "sipas-counter@1",
+            "--by",
+            "agency_code",
+            "--agency",
+            "H_AN_PHU",
+            "--since",
+            "2024-01-01",
+            "--exclude-flag",
+            "honeypot",
+            "--out",
+            str(out),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    inside = seeded["agency_code"].isin(["H_AN_PHU", "X_AN_HOA", "X_PHU_THANH"])
+    in_subtree = seeded[inside & (seeded["submitted_at"] >= "2024-01-01")]
+    excluded = int(in_subtree["flags"].str.contains("honeypot").sum())
+    assert 0 < excluded < flagged
+    assert (
+        f"{len(in_subtree) - excluded} response(s) analysed, {excluded} excluded "
+        "(flags honeypot" in result.output
+    )
+    table = pd.read_csv(out)
+    assert set(table["agency_code"]) == set(in_subtree["agency_code"])
+    sipas = table[(table["level"] == "sipas") & (table["agency_code"] == "H_AN_PHU")]
+    assert sipas["n"].iloc[0] <= (in_subtree["agency_code"] == "H_AN_PHU").sum()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--by", "nope"], "unknown column 'nope'"),
+        (["--by", "period:week"], "period:month"),
+        (["--by", "period:month", "--by", "period:year"], "one period granularity"),
+        (["--level", "1.5"], "--level must be between 0 and 1"),
+        (["--agency", "NOPE"], "no agency has the code 'NOPE'"),
+        (["--form", "no-such-form"], "no-such-form"),
+    ],
+)
+def test_usage_errors(runner, seeded, tmp_path, args, message) -> None:
+    base = ["analyze-db", "--form", "sipas-counter", "--out", str(tmp_path / "x.csv")]
+    result = runner.invoke([*base, *args])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_empty_selection_is_an_error(runner, app, tmp_path) -> None:
+    with app.app_context():
+        assert db.session.connection() is not None
+    result = runner.invoke(
+        ["analyze-db", "--form", "sipas-counter", "--out", str(tmp_path / "x.csv")]
+    )
+    assert result.exit_code == 1
+    assert "no stored response of form 'sipas-counter' matches" in result.output
+
+
+def test_parse_by() -> None:
+    assert parse_by("agency_code, period:quarter") == (["agency_code", "period"], "quarter")
+    assert parse_by(None) == ([], None)
+    assert parse_groupings(()) == ([[]], None)
+    assert parse_groupings(("field_code", "period:half")) == ([["field_code"], ["period"]], "half")

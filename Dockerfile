@@ -8,4 +8,4 @@ COPY analysis ./analysis
 RUN pip install --no-cache-dir . && useradd --system --home /app sipas
 USER sipas
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "survey:create_app()"]
+CMD ["sipas", "serve", "--bind", "0.0.0.0:8000"]

@@ -210,26 +210,42 @@ def analyze(
             data, form, design, by=all_by, index_versions=(index_version,)
         )
         del data
-        tables = [
-            satisfaction_indices(
-                counts,
-                form,
-                design,
-                by=by,
-                version=index_version,  # type: ignore[arg-type]
-                ci=ci,  # type: ignore[arg-type]
-                confidence=confidence,
-            ).table
-            for by in groupings
-        ]
+        table = indices_by_groupings(
+            counts, form, design, groupings, version=index_version, ci=ci, confidence=confidence
+        )
     except AnalysisError as exc:
         raise click.ClickException(str(exc)) from None
-    table = tables[0] if len(tables) == 1 else stack_groupings(tables, groupings)
     table.to_csv(out, index=False)
     click.echo(
         f"{len(table)} rows written to {out} ({len(groupings)} grouping(s), "
         f"index version {index_version})"
     )
+
+
+def indices_by_groupings(
+    counts: pd.DataFrame,
+    form: Any,
+    design: Design,
+    groupings: list[list[str]],
+    *,
+    version: str,
+    ci: str,
+    confidence: float,
+) -> pd.DataFrame:
+    """Estimate every grouping from one count table; stack them when there are several."""
+    tables = [
+        satisfaction_indices(
+            counts,
+            form,
+            design,
+            by=by,
+            version=version,  # type: ignore[arg-type]
+            ci=ci,  # type: ignore[arg-type]
+            confidence=confidence,
+        ).table
+        for by in groupings
+    ]
+    return tables[0] if len(tables) == 1 else stack_groupings(tables, groupings)
 
 
 def stack_groupings(tables: list[pd.DataFrame], groupings: list[list[str]]) -> pd.DataFrame:
@@ -250,7 +266,6 @@ def stack_groupings(tables: list[pd.DataFrame], groupings: list[list[str]]) -> p
     return stacked[["grouping", *group_cols, *rest]]
 
 
-_stack = stack_groupings  # the name survey.statistics.cli imports
 
 
 def _poststratify(data: pd.DataFrame, frame: Path) -> tuple[pd.DataFrame, str, Any]:

@@ -22,11 +22,10 @@ import click
 from flask import Flask
 from flask.cli import ScriptInfo
 
-from analysis.cli import _stack as stack_groupings
 from analysis.cli import analyze as export_analyze
+from analysis.cli import indices_by_groupings
 from analysis.design import Design
 from analysis.errors import AnalysisError
-from analysis.indices import satisfaction_indices
 from survey.quality import FLAGS
 from survey.statistics.columns import COLUMNS, PERIODS
 from survey.statistics.counts import build_counts, summarize_selection
@@ -191,21 +190,11 @@ def analyze_db(
                 index_versions=(index_version,),
                 **selection,
             )
-            tables = [
-                satisfaction_indices(
-                    counts,
-                    form,
-                    design,
-                    by=by,
-                    version=index_version,  # type: ignore[arg-type]
-                    ci=ci,  # type: ignore[arg-type]
-                    confidence=confidence,
-                ).table
-                for by in groupings
-            ]
+            table = indices_by_groupings(
+                counts, form, design, groupings, version=index_version, ci=ci, confidence=confidence
+            )
         except (StatisticsQueryError, AnalysisError) as exc:
             raise click.ClickException(str(exc)) from None
-    table = tables[0] if len(tables) == 1 else stack_groupings(tables, groupings)
     table.to_csv(out, index=False)
     flagged = ", ".join(f"{f} {n}" for f, n in summary.flagged.items() if n) or "none"
     click.echo(

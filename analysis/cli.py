@@ -266,8 +266,6 @@ def stack_groupings(tables: list[pd.DataFrame], groupings: list[list[str]]) -> p
     return stacked[["grouping", *group_cols, *rest]]
 
 
-
-
 def _poststratify(data: pd.DataFrame, frame: Path) -> tuple[pd.DataFrame, str, Any]:
     try:
         from analysis.weighting import poststratify_to_frame

@@ -13,7 +13,8 @@ For each server configuration (gunicorn worker class × workers [× threads]) on
    and fresh valid answers for every item of ``sipas-counter`` per request, some 0 = n/a);
 4. verify: zero 5xx and no status other than 201; every acknowledged id is stored exactly once;
    acknowledged ids are distinct; stored rows − acknowledged ≤ connections (requests cut off
-   by wrk's stop after the server committed them); answer rows == stored responses × items;
+   by wrk's stop after the server committed them); stored answers (non-null codes of
+   ``answer_codes``) == stored responses × items;
 5. measure the ceiling: the same gunicorn serving ``GET /healthz``.
 
 Writes ``benchmarks/out/submissions/<db>/results.json`` and the section ``submissions-<db>`` of
@@ -90,7 +91,7 @@ class ServerConfig:
 
     def gunicorn_args(self, port: int) -> list[str]:
         """The command line ``sipas serve`` runs for this configuration (gunicorn's options)."""
-        from survey.cli import gunicorn_argv
+        from survey.serving import gunicorn_argv
 
         argv = gunicorn_argv(f"127.0.0.1:{port}", self.workers, self.threads, self.keep_alive)
         if self.worker_class == "gthread" and self.threads == 1:
@@ -159,14 +160,20 @@ class Database:
         return [f"{a}-Q{k}" for a in ("T01", "S01", "S02", "H01") for k in (1, 2)]
 
     def counts(self) -> tuple[set[str], int, int]:
-        """Stored response ids (32 hex), number of response rows, number of answer rows."""
+        """Stored response ids (32 hex), number of response rows, number of stored answers
+        (non-null codes in ``responses.answer_codes``)."""
         from sqlalchemy import create_engine, text
 
         engine = create_engine(self.url)
         try:
             with engine.connect() as conn:
-                ids = [row[0] for row in conn.execute(text("SELECT uuid FROM responses"))]
-                answers = conn.execute(text("SELECT count(*) FROM answers")).scalar_one()
+                ids, answers = [], 0
+                for uuid_value, codes in conn.execute(
+                    text("SELECT uuid, answer_codes FROM responses")
+                ):
+                    ids.append(uuid_value)
+                    codes = json.loads(codes) if isinstance(codes, str) else codes
+                    answers += sum(code is not None for code in codes)
         finally:
             engine.dispose()
         hexes = {(i.hex if isinstance(i, uuid.UUID) else str(i).replace("-", "")) for i in ids}
@@ -442,7 +449,7 @@ def verify(
     if n_rows != total_acked:
         problems.append(f"responses has {n_rows} rows, runs account for {total_acked}")
     if n_answers != n_rows * n_items:
-        problems.append(f"answers rows {n_answers} != {n_rows} responses × {n_items} items")
+        problems.append(f"stored answers {n_answers} != {n_rows} responses × {n_items} items")
     measure = runs["measure"]
     seconds = float(measure["duration_us"]) / 1e6  # type: ignore[arg-type]
     cpu_groups = _cpu_groups(measure)
@@ -509,7 +516,7 @@ def render(db_kind: str, results: list[dict[str, object]], command: str, args, f
             f"- {r['config']}: measured run {m['n201']} × 201, {m['acked_distinct']} distinct "
             f"acknowledged ids, {m['lost']} lost, {m['unacknowledged_stored']} stored but cut "
             f"off by wrk's stop before the answer arrived; table `responses` {r['responses_rows']} "
-            f"rows (warm-up + measured), `answers` {r['answers_rows']} rows "
+            f"rows (warm-up + measured), {r['answers_rows']} stored answers "
             f"(= {r['items_per_response']} per response); {r['rate_limit_keys_in_redis']} "
             f"rate-limit keys in Redis. CPU during the measured run: {_cpu_split(m)}; "
             f"{m['background']}."

@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=2000, help="submissions per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rate-limit", choices=["redis", "memory", "off"], default="redis")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="TOP", help="cProfile one more round; print TOP"
+    )
     args = parser.parse_args(argv)
 
     from survey import create_app
@@ -124,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 Counter(code="Q1", agency_id=agency.id, name_vi="Quầy", field_id=field.id)
             )
             db.session.commit()
-        bodies = _bodies(args.n * args.rounds + 200)
+        bodies = _bodies(args.n * (args.rounds + bool(args.profile)) + 200)
         statuses: list[str] = []
 
         def post(body: bytes) -> None:
@@ -144,6 +147,16 @@ def main(argv: list[str] | None = None) -> int:
                 post(body)
             cpu.append(1000 * (time.process_time() - c0) / args.n)
             wall.append(1000 * (time.perf_counter() - w0) / args.n)
+        if args.profile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for body in bodies[200 + args.rounds * args.n :]:
+                post(body)
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
         created = sum(s.startswith("201") for s in statuses)
         if created != len(statuses):
             raise SystemExit(f"not every submission was created: {sorted(set(statuses))}")

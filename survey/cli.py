@@ -2,8 +2,9 @@
 
 ``sipas --help`` works anywhere; a command builds the application (``survey.create_app``, so the
 ``SIPAS_*`` environment variables apply, e.g. ``SIPAS_SQLALCHEMY_DATABASE_URI``) only when it
-runs. Groups from other packages (``forms``, ``qr``, ``analyze``) are imported when first used;
-one that cannot be imported answers with a clear message instead of breaking the others.
+runs. Commands and groups defined in other modules (``forms``, ``qr``, ``analyze``, ``demo``,
+``serve``) are imported when first used; one that cannot be imported answers with a clear message
+instead of breaking the others.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from flask.cli import ScriptInfo
 
 __all__ = ["main"]
 
-# name -> (module, attribute, help) of groups that live elsewhere.
+# name -> (module, attribute, help) of commands and groups that live elsewhere.
 _MOUNTED = {
+    "demo": ("survey.serving", "demo", "A demo province in SQLite with synthetic responses."),
+    "serve": ("survey.serving", "serve", "Serve the application with gunicorn."),
     "forms": ("forms.cli", "forms", "Questionnaire definitions: list, show, validate."),
     "qr": ("survey.qr_cli", "qr", "Counter and dossier QR codes, printable sheets."),
     "analyze": ("analysis.cli", "analyze", "Satisfaction statistics from an export."),
@@ -31,7 +34,7 @@ _MOUNTED = {
 
 
 class _SipasGroup(click.Group):
-    """A group that mounts the other packages' command groups lazily."""
+    """A group that mounts the commands and groups of other modules lazily."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *_MOUNTED})
@@ -238,108 +241,3 @@ def apikeys_create(name: str) -> None:
             raise click.ClickException(str(exc)) from None
     click.echo(key)
     click.echo("Store this key now: only its hash is kept.", err=True)
-
-
-# --- demo and serve ----------------------------------------------------------------------------
-
-
-@main.command()
-@click.option("--port", default=5000, show_default=True, help="Port to serve on.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
-@click.option("--responses", "n_responses", default=5000, show_default=True)
-@click.option("--database", type=click.Path(dir_okay=False, path_type=Path), help="SQLite file.")
-@click.option("--fresh", is_flag=True, help="Delete the demo database first.")
-@click.option("--no-serve", is_flag=True, help="Seed only; do not start the server.")
-@click.option("--seed", "random_seed", default=2024, show_default=True, help="Random seed.")
-def demo(
-    port: int,
-    host: str,
-    n_responses: int,
-    database: Path | None,
-    fresh: bool,
-    no_serve: bool,
-    random_seed: int,
-) -> None:
-    """Create a demo province in SQLite with synthetic responses, then serve it."""
-    from survey.demo import run_demo
-
-    run_demo(
-        host=host,
-        port=port,
-        n_responses=n_responses,
-        database=database,
-        fresh=fresh,
-        serve=not no_serve,
-        random_seed=random_seed,
-    )
-
-
-# gunicorn settings of ``sipas serve``, the best the submission benchmark found (issue #2;
-# docs/benchmarks.md, section A): sync workers, 2 per CPU core. The alternative is gthread
-# workers with keep-alive (``--threads``), which lets more PostgreSQL transactions commit
-# together but costs more CPU per request in Python (threads share one interpreter lock).
-SERVE_WORKERS_PER_CPU = 2
-SERVE_KEEP_ALIVE = 5
-SERVE_BACKLOG = 2048
-
-
-def gunicorn_argv(
-    bind: str, workers: int, threads: int = 1, keep_alive: int = SERVE_KEEP_ALIVE
-) -> list[str]:
-    """The gunicorn command line of ``sipas serve`` (without the interpreter).
-
-    ``threads`` = 1 gives sync workers (one request at a time per process, each connection closed
-    after its answer); more gives gthread workers that keep idle connections open
-    ``keep_alive`` seconds. The heartbeat file lives in ``/dev/shm`` when there is one (gunicorn
-    touches it on every request).
-    """
-    argv = ["gunicorn", "--bind", bind, "--workers", str(workers), "--backlog", str(SERVE_BACKLOG)]
-    if threads > 1:
-        argv += ["--worker-class", "gthread", "--threads", str(threads)]
-        argv += ["--keep-alive", str(keep_alive)]
-    else:
-        argv += ["--worker-class", "sync"]
-    if Path("/dev/shm").is_dir():
-        argv += ["--worker-tmp-dir", "/dev/shm"]
-    return [*argv, "survey:create_app()"]
-
-
-def _default_workers() -> int:
-    import os
-
-    return SERVE_WORKERS_PER_CPU * (os.cpu_count() or 1)
-
-
-@main.command()
-@click.option("--bind", default="127.0.0.1:8000", show_default=True)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=_default_workers,
-    show_default=f"{SERVE_WORKERS_PER_CPU} per CPU core",
-    help="Gunicorn worker processes.",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Threads per worker; more than 1 serves with gthread workers and keep-alive.",
-)
-@click.option(
-    "--keep-alive",
-    type=click.IntRange(min=0),
-    default=SERVE_KEEP_ALIVE,
-    show_default=True,
-    help="Seconds an idle connection stays open (gthread workers only).",
-)
-def serve(bind: str, workers: int, threads: int, keep_alive: int) -> None:
-    """Serve the application with gunicorn (configure it with SIPAS_* variables).
-
-    Put a buffering reverse proxy (nginx) in front of it on the Internet: sync workers serve one
-    request at a time, so slow clients must not hold them.
-    """
-    import os
-
-    argv = gunicorn_argv(bind, workers, threads, keep_alive)
-    os.execvp(sys.executable, [sys.executable, "-m", *argv])

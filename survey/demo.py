@@ -28,7 +28,7 @@ from sqlalchemy import func, insert, select
 from survey import qrcodes, repository
 from survey.config import DEFAULT_INSTANCE_DB, SECRET_KEY_FILE
 from survey.extensions import db
-from survey.models import Agency, Answer, Counter, Field, Procedure, Response, User
+from survey.models import Agency, Counter, Field, Procedure, Response, User
 from survey.quality import format_flags, quality_flags
 from survey.submissions import Submission, content_hash
 
@@ -359,7 +359,7 @@ def seed_responses(n: int, *, random_seed: int = 2024, now: datetime | None = No
     rng = np.random.default_rng(random_seed)
     form = repository.load_form("sipas-counter")
     item_factor = {key: f.key for f in form.factors for key in f.item_keys}
-    form_version_id = repository.record_form_version(form)
+    layout = repository.record_form_version(form)
     now = now or datetime.now(UTC)
     agency_effect = {row[0]: row[7] for row in _AGENCIES}
     counters = db.session.execute(
@@ -373,7 +373,7 @@ def seed_responses(n: int, *, random_seed: int = 2024, now: datetime | None = No
     field_ids = dict(db.session.execute(select(Field.code, Field.id)).all())
     served = {row[0]: row[5] for row in _AGENCIES}
     offsets = np.sort(rng.uniform(0, 365 * 24 * 3600, size=n))[::-1]
-    rows, answer_sets = [], []
+    rows = []
     for offset in offsets:
         counter_id, counter_code, agency_id, agency_code, field_id, field_code = counters[
             int(rng.integers(len(counters)))
@@ -409,7 +409,7 @@ def seed_responses(n: int, *, random_seed: int = 2024, now: datetime | None = No
         rows.append(
             {
                 "uuid": sub.uuid,
-                "form_version_id": form_version_id,
+                "form_version_id": layout.id,
                 "form_id": form.id,
                 "form_version": form.version,
                 "submitted_at": submitted_at,
@@ -427,21 +427,11 @@ def seed_responses(n: int, *, random_seed: int = 2024, now: datetime | None = No
                 ),
                 "token_id": None,
                 "dossier_hash": None,
+                "answer_codes": layout.encode(answers),
             }
         )
-        answer_sets.append(answers)
     if rows:
-        ids = db.session.scalars(
-            insert(Response).returning(Response.id, sort_by_parameter_order=True), rows
-        ).all()
-        db.session.execute(
-            insert(Answer),
-            [
-                {"response_id": rid, "item_key": key, "value": value}
-                for rid, answers in zip(ids, answer_sets, strict=True)
-                for key, value in answers.items()
-            ],
-        )
+        db.session.execute(insert(Response), rows)
     db.session.commit()
     return len(rows)
 

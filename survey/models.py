@@ -2,8 +2,9 @@
 
 Units: :class:`Agency` (a hierarchy: province → department / district → commune), :class:`Counter`
 (a one-stop counter, quầy, under an agency), :class:`Field` (procedure field, lĩnh vực) and
-:class:`Procedure`. Responses: :class:`FormVersion` (the exact questionnaire definition answered),
-:class:`Response` and its long-format :class:`Answer` rows. Accounts: :class:`User` (officials)
+:class:`Procedure`. Responses: :class:`FormVersion` (the exact questionnaire definition answered,
+with the order of its answer columns) and :class:`Response`, whose closed answers are one array
+of codes in that order (``answer_codes``). Accounts: :class:`User` (officials)
 and :class:`ApiKey` (machine clients; only a hash of the key is stored).
 
 The schema is created by the Alembic migrations in ``survey/migrations`` (``sipas db upgrade``);
@@ -18,6 +19,7 @@ from typing import Literal, get_args
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -30,6 +32,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from survey.extensions import Base
@@ -37,8 +40,8 @@ from survey.extensions import Base
 __all__ = [
     "AGENCY_LEVELS",
     "ROLES",
+    "ANSWER_CODES",
     "Agency",
-    "Answer",
     "ApiKey",
     "Counter",
     "Field",
@@ -55,6 +58,12 @@ ROLES: tuple[str, ...] = get_args(Role)
 
 # A 64-bit key on PostgreSQL; SQLite only auto-increments a plain INTEGER PRIMARY KEY.
 BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
+
+# The closed answers of a response: one code per answer column of its form version
+# (``FormVersion.item_keys``), ``None`` for a skipped item. ``smallint[]`` on PostgreSQL (unnested
+# by the statistics ``GROUP BY``), a JSON array on SQLite (``json_each``). One row per response
+# instead of one per answer: a submission writes 1 heap row and its index entries, not 1 + 32.
+ANSWER_CODES = JSON().with_variant(postgresql.ARRAY(SmallInteger(), dimensions=1), "postgresql")
 
 
 def utcnow() -> datetime:
@@ -134,7 +143,12 @@ class Procedure(Base):
 
 
 class FormVersion(Base):
-    """A questionnaire definition as answered: (form id, version, content hash)."""
+    """A questionnaire definition as answered: (form id, version, content hash).
+
+    ``item_keys`` lists the answer columns of :attr:`Response.answer_codes` in order: the form's
+    closed items (:attr:`forms.Form.item_keys`) when the row is first recorded. The list only ever
+    grows (keys are appended, never moved), so stored arrays keep their meaning.
+    """
 
     __tablename__ = "form_versions"
     __table_args__ = (UniqueConstraint("form_id", "version", "content_hash"),)
@@ -143,11 +157,12 @@ class FormVersion(Base):
     form_id: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
+    item_keys: Mapped[list[str]] = mapped_column(JSON)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Response(Base):
-    """One stored questionnaire response (its answers are :class:`Answer` rows)."""
+    """One stored questionnaire response with its closed answers (``answer_codes``)."""
 
     __tablename__ = "responses"
     __table_args__ = (
@@ -176,29 +191,13 @@ class Response(Base):
     # A dossier token can be used once: the UNIQUE constraint enforces it in the same transaction.
     token_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     dossier_hash: Mapped[str | None] = mapped_column(String(64))
+    answer_codes: Mapped[list[int | None]] = mapped_column(ANSWER_CODES)
 
     form_definition: Mapped[FormVersion] = relationship()
     agency: Mapped[Agency] = relationship()
     counter: Mapped[Counter | None] = relationship()
     field: Mapped[Field | None] = relationship()
     procedure: Mapped[Procedure | None] = relationship()
-    answers: Mapped[list[Answer]] = relationship(
-        back_populates="response", cascade="all, delete-orphan", passive_deletes=True
-    )
-
-
-class Answer(Base):
-    """One closed answer of a response (long format): an integer code per item key."""
-
-    __tablename__ = "answers"
-
-    response_id: Mapped[int] = mapped_column(
-        ForeignKey("responses.id", ondelete="CASCADE"), primary_key=True
-    )
-    item_key: Mapped[str] = mapped_column(String(32), primary_key=True)
-    value: Mapped[int] = mapped_column(SmallInteger)
-
-    response: Mapped[Response] = relationship(back_populates="answers")
 
 
 class User(UserMixin, Base):

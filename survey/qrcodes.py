@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -33,6 +34,7 @@ __all__ = [
     "SheetEntry",
     "SheetSize",
     "counter_url",
+    "download_name",
     "dossier_url",
     "kiosk_url",
     "qr_png",
@@ -59,6 +61,25 @@ def counter_url(base_url: str, counter_code: str, field_code: str | None = None)
     if field_code:
         url += "?" + urlencode({"f": field_code})
     return url
+
+
+_UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def download_name(counter_code: str, extension: str, field_code: str | None = None) -> str:
+    """Return the file name of a counter's QR download: ``qr-{counter}[-{field}].{extension}``.
+
+    Codes are reduced to ASCII letters, digits, ``.``, ``_`` and ``-`` (accents dropped, anything
+    else becomes ``_``) so that the name is safe in a ``Content-Disposition`` header on any system.
+    """
+
+    def safe(code: str) -> str:
+        ascii_code = unicodedata.normalize("NFKD", code.replace("đ", "d").replace("Đ", "D"))
+        ascii_code = ascii_code.encode("ascii", "ignore").decode("ascii")
+        return _UNSAFE_IN_FILENAME.sub("_", ascii_code) or "_"
+
+    parts = ["qr", safe(counter_code), *([safe(field_code)] if field_code else [])]
+    return f"{'-'.join(parts)}.{safe(extension)}"
 
 
 def kiosk_url(base_url: str, counter_code: str) -> str:

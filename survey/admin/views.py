@@ -1,6 +1,9 @@
 """Officials' pages: sign in/out, an index, and the counters list with QR downloads.
 
 An official scoped to an agency sees that agency's counters and those of the agencies under it.
+A counter's QR downloads and printable sheet take an optional ``?field=`` (a field code) that fixes
+the procedure field in the QR code (``?f=``); without it the QR code carries no field and the
+counter's default field, if it has one, applies when the code is scanned.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -22,6 +26,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from survey import qrcodes, repository
 from survey.admin import bp
 from survey.auth import LoginForm, authenticate, safe_next_url
+from survey.errors import error_response
 from survey.extensions import limiter
 from survey.models import Counter
 from survey.qr_cli import sheet_entry
@@ -58,6 +63,28 @@ def _counter_or_404(code: str) -> Counter:
     abort(404)
 
 
+def _requested_field_code() -> str | None:
+    """The field code of ``?field=``, or None when it is absent or blank.
+
+    Returns
+    -------
+    str or None
+        A code that exists in the catalogue.
+
+    Raises
+    ------
+    werkzeug.exceptions.HTTPException
+        A 404 page (or JSON) saying, in the user's language, that the field is unknown.
+    """
+    field_code = request.args.get("field", "").strip()
+    if not field_code:
+        return None
+    if repository.get_field(field_code) is None:
+        message = _("No procedure field has the code “%(code)s”.", code=field_code)
+        abort(make_response(error_response(404, "unknown_field", message)))
+    return field_code
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login() -> ResponseReturnValue:
@@ -91,17 +118,21 @@ def index() -> ResponseReturnValue:
 @bp.route("/counters")
 @login_required
 def counters() -> ResponseReturnValue:
-    """Agencies and their counters, with QR downloads and printable sheets."""
-    return render_template("admin/counters.html", counters=_visible_counters())
+    """Agencies and their counters, with QR downloads and printable sheets (per field too)."""
+    return render_template(
+        "admin/counters.html", counters=_visible_counters(), fields=repository.list_fields()
+    )
 
 
 @bp.route("/counters/<code>/qr.<any(png, svg):fmt>")
 @login_required
 def counter_qr(code: str, fmt: str) -> ResponseReturnValue:
-    """Download a counter's QR code as PNG or SVG."""
+    """Download a counter's QR code as PNG or SVG (``?field=`` fixes the procedure field)."""
     counter = _counter_or_404(code)
-    url = qrcodes.counter_url(_base_url(), counter.code)
-    disposition = {"Content-Disposition": f'attachment; filename="qr-{counter.code}.{fmt}"'}
+    field_code = _requested_field_code()
+    url = qrcodes.counter_url(_base_url(), counter.code, field_code)
+    filename = qrcodes.download_name(counter.code, fmt, field_code)
+    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if fmt == "png":
         return Response(qrcodes.qr_png(url), mimetype="image/png", headers=disposition)
     return Response(qrcodes.qr_svg(url), mimetype="image/svg+xml", headers=disposition)
@@ -110,12 +141,13 @@ def counter_qr(code: str, fmt: str) -> ResponseReturnValue:
 @bp.route("/counters/<code>/sheet")
 @login_required
 def counter_sheet(code: str) -> ResponseReturnValue:
-    """A printable A4 (default) or A6 sheet for one counter (``?size=a6``)."""
+    """A printable A4 (default) or A6 sheet for one counter (``?size=a6``, ``?field=``)."""
     size = request.args.get("size", "a4")
     if size not in qrcodes.SHEET_SIZES:
         abort(404)
     counter = _counter_or_404(code)
-    return qrcodes.render_sheet([sheet_entry(counter, _base_url())], size)  # type: ignore[arg-type]
+    entry = sheet_entry(counter, _base_url(), _requested_field_code())
+    return qrcodes.render_sheet([entry], size)  # type: ignore[arg-type]
 
 
 @bp.route("/counters/sheet")

@@ -38,7 +38,12 @@ from survey.repository.errors import (
     UnknownProcedure,
     WrongFormVersion,
 )
-from survey.repository.questionnaires import load_form, record_form_version
+from survey.repository.questionnaires import (
+    FormLayout,
+    decode_answers,
+    load_form,
+    record_form_version,
+)
 from survey.repository.reading import StoredResponse, get_response, list_responses
 from survey.repository.responses import SaveResult, save_response, token_used
 from survey.repository.units import UNIT_CACHE_SECONDS, clear_caches
@@ -47,6 +52,7 @@ __all__ = [
     "UNIT_CACHE_SECONDS",
     "AccountError",
     "ConflictingResubmission",
+    "FormLayout",
     "InvalidAnswers",
     "SaveResult",
     "StoredResponse",
@@ -58,6 +64,7 @@ __all__ = [
     "UnknownForm",
     "UnknownProcedure",
     "WrongFormVersion",
+    "decode_answers",
     "clear_caches",
     "create_api_key",
     "create_user",

@@ -1,12 +1,14 @@
 """Questionnaire definitions on the write path: loading (cached), answer validation, and the
-``form_versions`` row of the exact definition answered."""
+``form_versions`` row of the exact definition answered, with the order of its answer columns
+(:class:`FormLayout`: how a response's answers become its ``answer_codes`` array and back)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 import forms
@@ -18,7 +20,35 @@ from survey.repository.errors import InvalidAnswers, UnknownForm, WrongFormVersi
 from survey.repository.units import unit_cache
 from survey.submissions import Submission
 
-__all__ = ["load_form", "record_form_version", "validate_submission"]
+__all__ = [
+    "FormLayout",
+    "decode_answers",
+    "load_form",
+    "record_form_version",
+    "validate_submission",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FormLayout:
+    """A ``form_versions`` row: its id and the answer columns of ``Response.answer_codes``."""
+
+    id: int
+    item_keys: tuple[str, ...]
+
+    def encode(self, answers: Mapping[str, int]) -> list[int | None]:
+        """The codes in column order, ``None`` for a skipped item (every key must be a column)."""
+        return [answers.get(key) for key in self.item_keys]
+
+
+def decode_answers(item_keys: Sequence[str], codes: Sequence[int | None] | None) -> dict[str, int]:
+    """``{item_key: code}`` of the answered items of an ``answer_codes`` array.
+
+    The array may be shorter than ``item_keys`` (columns appended after it was stored).
+    """
+    return {
+        key: code for key, code in zip(item_keys, codes or (), strict=False) if code is not None
+    }
 
 
 @lru_cache(maxsize=64)
@@ -76,8 +106,13 @@ def validate_submission(
     return answers, comment
 
 
-def record_form_version(form: forms.Form) -> int:
-    """Id of the form_versions row of this exact definition, recorded on first use."""
+def record_form_version(form: forms.Form) -> FormLayout:
+    """The form_versions row of this exact definition, recorded on first use (cached).
+
+    A row converted from the former ``answers`` table may lack columns of the form (items
+    nobody had answered); they are appended, never reordered, so stored arrays keep their
+    meaning.
+    """
     key = (form.id, form.version, form.content_hash)
     cache = unit_cache()
     if key not in cache.form_versions:
@@ -86,17 +121,37 @@ def record_form_version(form: forms.Form) -> int:
             FormVersion.version == form.version,
             FormVersion.content_hash == form.content_hash,
         )
-        row_id = db.session.scalar(select(FormVersion.id).where(*where))
-        if row_id is None:
+        row = db.session.execute(
+            select(FormVersion.id, FormVersion.item_keys).where(*where)
+        ).first()
+        if row is None:
             try:
                 row_id = db.session.execute(
                     insert(FormVersion)
-                    .values(form_id=form.id, version=form.version, content_hash=form.content_hash)
+                    .values(
+                        form_id=form.id,
+                        version=form.version,
+                        content_hash=form.content_hash,
+                        item_keys=list(form.item_keys),
+                    )
                     .returning(FormVersion.id)
                 ).scalar_one()
                 db.session.commit()
+                row = (row_id, list(form.item_keys))
             except IntegrityError:  # recorded concurrently by another process
                 db.session.rollback()
-                row_id = db.session.scalar(select(FormVersion.id).where(*where))
-        cache.form_versions[key] = row_id
+                row = db.session.execute(
+                    select(FormVersion.id, FormVersion.item_keys).where(*where)
+                ).one()
+        row_id, stored = row[0], list(row[1])
+        missing = [k for k in form.item_keys if k not in stored]
+        if missing:
+            db.session.execute(
+                update(FormVersion)
+                .where(FormVersion.id == row_id)
+                .values(item_keys=[*stored, *missing])
+            )
+            db.session.commit()
+            stored += missing
+        cache.form_versions[key] = FormLayout(row_id, tuple(stored))
     return cache.form_versions[key]

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Select, select
 
 from survey.extensions import db
-from survey.models import Agency, Answer, Counter, Field, FormVersion, Procedure, Response
+from survey.models import Agency, Counter, Field, FormVersion, Procedure, Response
 from survey.quality import parse_flags
+from survey.repository.questionnaires import decode_answers
 
 __all__ = ["StoredResponse", "get_response", "list_responses"]
 
@@ -62,6 +63,8 @@ def _response_query() -> Select:
             Response.flags,
             Response.locale,
             Response.comment,
+            FormVersion.item_keys,
+            Response.answer_codes,
         )
         .join(FormVersion, Response.form_version_id == FormVersion.id)
         .join(Agency, Response.agency_id == Agency.id)
@@ -71,7 +74,7 @@ def _response_query() -> Select:
     )
 
 
-def _stored(rows: Sequence, answers: dict[int, dict[str, int]]) -> list[StoredResponse]:
+def _stored(rows: Sequence) -> list[StoredResponse]:
     return [
         StoredResponse(
             uuid=r[1],
@@ -87,24 +90,11 @@ def _stored(rows: Sequence, answers: dict[int, dict[str, int]]) -> list[StoredRe
             flags=parse_flags(r[11]),
             locale=r[12],
             comment=r[13],
-            answers=answers.get(r[0], {}),
+            answers=decode_answers(r[14], r[15]),
             row_id=r[0],
         )
         for r in rows
     ]
-
-
-def _answers_of(response_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    found: dict[int, dict[str, int]] = {rid: {} for rid in response_ids}
-    if response_ids:
-        rows = db.session.execute(
-            select(Answer.response_id, Answer.item_key, Answer.value).where(
-                Answer.response_id.in_(response_ids)
-            )
-        )
-        for response_id, key, value in rows:
-            found[response_id][key] = value
-    return found
 
 
 def get_response(response_uuid: uuid_lib.UUID) -> StoredResponse | None:
@@ -112,7 +102,7 @@ def get_response(response_uuid: uuid_lib.UUID) -> StoredResponse | None:
     row = db.session.execute(_response_query().where(Response.uuid == response_uuid)).first()
     if row is None:
         return None
-    return _stored([row], _answers_of([row[0]]))[0]
+    return _stored([row])[0]
 
 
 def list_responses(
@@ -138,4 +128,4 @@ def list_responses(
     if after is not None:
         query = query.where(Response.id > after)
     rows = db.session.execute(query).all()
-    return _stored(rows, _answers_of([r[0] for r in rows]))
+    return _stored(rows)

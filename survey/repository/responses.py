@@ -1,27 +1,25 @@
-"""The write path: :func:`save_response` stores a response and its answers in one transaction.
+"""The write path: :func:`save_response` stores a response with its answers in one statement.
 
-The response row (with its unique ``uuid`` and, for dossier QR codes, its unique ``token_id``) and
-all its answers go in one transaction: on PostgreSQL one ``INSERT`` statement (a data-modifying
-CTE) in one round trip, on SQLite two statements. Answers stay one row per (response, item) in
-``answers``, the long table the statistics ``GROUP BY`` reads. Idempotency and single use are
-enforced by UNIQUE constraints, never by a check-then-insert, so concurrent resubmits are safe.
+The response row carries its closed answers as one array of codes (``answer_codes``, in the order
+of its form version's ``item_keys``), so a submission is one ``INSERT`` of one row: one round
+trip on PostgreSQL, in autocommit (its own transaction, all or nothing). Idempotency and single
+use are enforced by UNIQUE constraints (``uuid``, ``token_id``), never by a check-then-insert, so
+concurrent resubmits are safe.
 """
 
 from __future__ import annotations
 
-import json
 import uuid as uuid_lib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import Integer, SmallInteger, String, bindparam, func, insert, select, true
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from survey.extensions import db
-from survey.models import Answer, Response
+from survey.models import Response
 from survey.quality import format_flags, parse_flags, quality_flags
 from survey.repository.errors import ConflictingResubmission, SubmissionError, TokenAlreadyUsed
 from survey.repository.questionnaires import load_form, record_form_version, validate_submission
@@ -50,40 +48,8 @@ class SaveResult:
     flags: tuple[str, ...]
 
 
-_RESPONSES = Response.__table__
-_ANSWERS = Answer.__table__
-_ANSWER_COLUMNS = ["response_id", "item_key", "value"]
-
-# Core statements built once (constant SQL hits the compiled cache; no ORM unit of work).
-# PostgreSQL: the response and its answers in ONE statement, run in autocommit (one round trip,
-# its own implicit transaction: all or nothing). The answers travel as two arrays.
-_NEW_RESPONSE = (
-    insert(_RESPONSES)
-    .values({c.name: bindparam(c.name, type_=c.type) for c in _RESPONSES.c if c.name != "id"})
-    .returning(_RESPONSES.c.id)
-    .cte("new_response")
-)
-_PAIRS = (
-    func.unnest(
-        bindparam("item_keys", type_=postgresql.ARRAY(String)),
-        bindparam("codes", type_=postgresql.ARRAY(SmallInteger)),
-    )
-    .table_valued("item_key", "value")
-    .render_derived(name="a")
-)
-_INSERT_ALL_POSTGRES = insert(_ANSWERS).from_select(
-    _ANSWER_COLUMNS,
-    select(_NEW_RESPONSE.c.id, _PAIRS.c.item_key, _PAIRS.c.value)
-    .select_from(_NEW_RESPONSE)
-    .join(_PAIRS, true()),
-)
-# SQLite (in process, no round trips): the response row, then its answers from one JSON object.
-_INSERT_RESPONSE = insert(_RESPONSES).returning(_RESPONSES.c.id)
-_JSON_PAIRS = func.json_each(bindparam("answers_json", type_=String)).table_valued("key", "value")
-_INSERT_ANSWERS_SQLITE = insert(_ANSWERS).from_select(
-    _ANSWER_COLUMNS,
-    select(bindparam("response_id", type_=Integer), _JSON_PAIRS.c.key, _JSON_PAIRS.c.value),
-)
+# Built once: constant SQL hits SQLAlchemy's compiled cache (no ORM unit of work).
+_INSERT_RESPONSE = insert(Response.__table__)
 
 
 def save_response(submission: Submission, *, now: datetime | None = None) -> SaveResult:
@@ -129,9 +95,10 @@ def save_response(submission: Submission, *, now: datetime | None = None) -> Sav
     digest = content_hash(
         submission, answers, agency_code=units.agency_code, field_code=units.field_code
     )
+    layout = record_form_version(form)
     row = {
         "uuid": submission.uuid,
-        "form_version_id": record_form_version(form),
+        "form_version_id": layout.id,
         "form_id": form.id,
         "form_version": form.version,
         "submitted_at": submitted_at,
@@ -147,11 +114,12 @@ def save_response(submission: Submission, *, now: datetime | None = None) -> Sav
         "content_hash": digest,
         "token_id": submission.token_id,
         "dossier_hash": submission.dossier_hash,
+        "answer_codes": layout.encode(answers),
     }
     engine = db.engine
     for attempt in (1, 2):
         try:
-            _store(engine, row, answers)
+            _store(engine, row)
         except IntegrityError:
             return _after_conflict(engine, submission, digest)
         except DBAPIError as exc:
@@ -162,20 +130,10 @@ def save_response(submission: Submission, *, now: datetime | None = None) -> Sav
     return SaveResult(submission.uuid, True, flags)
 
 
-def _store(engine: Engine, row: dict[str, object], answers: dict[str, int]) -> None:
-    """Insert the response and its answers atomically (IntegrityError: nothing written)."""
-    if engine.dialect.name == "postgresql":
-        params = {**row, "item_keys": list(answers), "codes": list(answers.values())}
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(_INSERT_ALL_POSTGRES, params)
-        return
-    with engine.begin() as connection:
-        response_id = connection.execute(_INSERT_RESPONSE, row).scalar_one()
-        if answers:
-            connection.execute(
-                _INSERT_ANSWERS_SQLITE,
-                {"response_id": response_id, "answers_json": json.dumps(answers)},
-            )
+def _store(engine: Engine, row: dict[str, object]) -> None:
+    """Insert the response row in its own transaction (IntegrityError: nothing written)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(_INSERT_RESPONSE, row)
 
 
 def _after_conflict(engine: Engine, submission: Submission, digest: str) -> SaveResult:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -51,7 +52,7 @@ class UnitCache:
     agencies: dict[str, int] = field(default_factory=dict)
     fields: dict[str, int] = field(default_factory=dict)
     procedures: dict[str, _ProcedureRef] = field(default_factory=dict)
-    form_versions: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    form_versions: dict[tuple[str, int, str], Any] = field(default_factory=dict)  # FormLayout
 
 
 _CACHE_KEY = "sipas.unit_cache"

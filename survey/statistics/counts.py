@@ -6,8 +6,9 @@ level):
 
 1. ``_response`` rows: ``responses`` (joined to the unit tables the keys need) grouped by
    ``(stratum, psu, <domains>)``;
-2. answer rows: ``answers JOIN responses`` grouped by ``(stratum, psu, <domains>, item_key,
-   value)``;
+2. answer rows: the selected responses joined to their unnested ``answer_codes`` and grouped
+   by ``(stratum, psu, <domains>, form version, position, code)``; positions become item keys
+   on the aggregated rows (:class:`~survey.statistics.answer_codes.AnswerCodes`);
 3. index rows: who answered each factor/aspect/SIPAS index (``_answered:``) and, for index
    version B, the per-response scores (``_score:``) of :mod:`survey.statistics.scores`, grouped
    by ``(stratum, psu, <domains>, item, answer)``.
@@ -37,8 +38,9 @@ from sqlalchemy.sql.selectable import Select, Subquery
 from analysis.counts import KEY_COLUMNS, RESPONSE_ITEM, VALUE_COLUMNS, validate_counts
 from analysis.design import Design
 from analysis.hierarchy import hierarchy_from_form
-from survey.models import Agency, Answer, Response
+from survey.models import Agency, Response
 from survey.quality import FLAGS
+from survey.statistics.answer_codes import AnswerCodes
 from survey.statistics.columns import Period, column_expressions
 from survey.statistics.errors import (
     NoResponsesError,
@@ -54,7 +56,6 @@ from survey.statistics.weights import CellWeights
 __all__ = ["SelectionSummary", "build_counts", "summarize_selection"]
 
 _RESPONSES = Response.__table__
-_ANSWERS = Answer.__table__
 _AGENCIES = Agency.__table__
 _MAX_LISTED = 5
 
@@ -248,7 +249,11 @@ def build_counts(
         if flags:
             filters.append(not_(or_(*[_flag_present(f) for f in flags])))
         src, exprs = column_expressions(needed, period=period, dialect=dialect)
-        selected = [_RESPONSES.c.id.label("rid")]
+        selected = [
+            _RESPONSES.c.id.label("rid"),
+            _RESPONSES.c.form_version_id.label("form_version"),
+            _RESPONSES.c.answer_codes.label("codes"),
+        ]
         if design.strata:
             selected.append(exprs[design.strata].label("stratum"))
         selected.append((exprs[design.psu] if design.psu else _RESPONSES.c.id).label("psu"))
@@ -269,11 +274,15 @@ def build_counts(
             raise UnmatchedCellsError(_unmatched(connection, src, filters, exprs, weights, table))
         responses["item"] = RESPONSE_ITEM
         responses["answer"] = 0.0
-        parts = [responses, _fetch(connection, _answer_rows(selection, key_names, form, grouped))]
+        codes = AnswerCodes.of_form(connection, form.id)
+        answers = _fetch(connection, _answer_rows(selection, key_names, codes, grouped))
+        sums = ["n", *(["w", "w2", "w0"] if weights else [])]
+        parts = [responses, codes.to_items(answers, form.item_keys, key_names, sums)]
         statement = index_rows(
             selection,
             carried,
             hierarchy_from_form(form),
+            codes,
             grouped=grouped,
             scores="B" in index_versions,
         )
@@ -318,16 +327,26 @@ def _response_rows(selection: Subquery, key_names: list[str], grouped: bool) -> 
     return statement.group_by(*keys) if grouped else statement
 
 
-def _answer_rows(selection: Subquery, key_names: list[str], form: Any, grouped: bool) -> Select:
-    a = _ANSWERS
+def _answer_rows(
+    selection: Subquery, key_names: list[str], codes: AnswerCodes, grouped: bool
+) -> Select:
+    """``(keys…, form_version, position, answer, sums…)``: one row per answered item (grouped
+    by keys, version, position and code unless every response is its own PSU)."""
+    pairs, position, code = codes.unnest(selection.c.codes)
     keys = [selection.c[k] for k in key_names]
-    sums = _sums(selection, grouped)
+    version = selection.c.form_version
     statement = (
-        select(*keys, a.c.item_key.label("item"), a.c.value.label("answer"), *sums)
-        .select_from(a.join(selection, a.c.response_id == selection.c.rid))
-        .where(a.c.item_key.in_(list(form.item_keys)))
+        select(
+            *keys,
+            version,
+            position.label("position"),
+            code.label("answer"),
+            *_sums(selection, grouped),
+        )
+        .select_from(codes.join(selection, pairs))
+        .where(code.is_not(None))
     )
-    return statement.group_by(*keys, a.c.item_key, a.c.value) if grouped else statement
+    return statement.group_by(*keys, version, position, code) if grouped else statement
 
 
 def _fetch(connection: Connection, statement: Select) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """Per-index rows in SQL: who answered an index (``_answered:``) and index-B scores (``_score:``).
 
-For every selected response the rating codes are pivoted to one column per criterion, then,
+For every selected response the rating codes are read from its ``answer_codes`` into one column
+per criterion, then,
 in the order of :class:`analysis.hierarchy.Hierarchy` (factors, aspects, SIPAS):
 
 .. math::
@@ -42,11 +43,9 @@ from sqlalchemy.sql.selectable import CTE, Select, Subquery
 
 from analysis.counts import answered_item, score_item
 from analysis.hierarchy import Hierarchy
-from survey.models import Answer
+from survey.statistics.answer_codes import AnswerCodes
 
 __all__ = ["index_rows"]
-
-_ANSWERS = Answer.__table__
 
 
 def _float(value: float) -> ColumnElement[float]:
@@ -69,6 +68,7 @@ def index_rows(
     selection: Subquery,
     carried: Sequence[str],
     hierarchy: Hierarchy,
+    codes: AnswerCodes,
     *,
     grouped: bool,
     scores: bool,
@@ -78,12 +78,15 @@ def index_rows(
     Parameters
     ----------
     selection : Subquery
-        One row per selected response: ``rid``, the ``carried`` columns.
+        One row per selected response: ``rid``, ``form_version``, ``codes`` (its
+        ``answer_codes``), the ``carried`` columns.
     carried : sequence of str
         Columns of ``selection`` to keep: the keys of the count table, then ``w``, ``w0`` when
         weighted (those two are summed, not grouped).
     hierarchy : Hierarchy
         The aggregation tree.
+    codes : AnswerCodes
+        Where each criterion's code sits in ``answer_codes`` (per form version).
     grouped : bool
         Group by (keys, item, answer); ``False`` when every response is its own PSU (the rows
         are then at response level already).
@@ -92,7 +95,7 @@ def index_rows(
     """
     sums = [c for c in ("w", "w0") if c in carried]
     keys = [c for c in carried if c not in sums]
-    layer: CTE = _codes(selection, carried, hierarchy)
+    layer: CTE = _codes(selection, carried, hierarchy, codes)
     valid = list(hierarchy.valid_codes)
     satisfied: dict[str, ColumnElement] = {}
     answered: dict[str, ColumnElement] = {}
@@ -138,21 +141,16 @@ def _materialized(statement: Select, name: str) -> CTE:
     return statement.cte(name).prefix_with("MATERIALIZED")
 
 
-def _codes(selection: Subquery, carried: Sequence[str], hierarchy: Hierarchy) -> CTE:
-    """One row per response with a rating answer: its codes as columns ``c0, c1, …``."""
-    a = _ANSWERS
-    codes = [
-        func.max(case((a.c.item_key == key, a.c.value), else_=None)).label(f"c{j}")
+def _codes(
+    selection: Subquery, carried: Sequence[str], hierarchy: Hierarchy, codes: AnswerCodes
+) -> CTE:
+    """One row per selected response: its criterion codes as columns ``c0, c1, …``."""
+    columns = [
+        codes.code(selection.c.codes, selection.c.form_version, key).label(f"c{j}")
         for j, key in enumerate(hierarchy.criteria)
     ]
     kept = [selection.c[c] for c in ["rid", *carried]]
-    statement = (
-        select(*kept, *codes)
-        .select_from(a.join(selection, a.c.response_id == selection.c.rid))
-        .where(a.c.item_key.in_(hierarchy.criteria))
-        .group_by(*kept)
-    )
-    return _materialized(statement, "codes")
+    return _materialized(select(*kept, *columns), "codes")
 
 
 def _long_rows(

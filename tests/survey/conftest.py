@@ -36,7 +36,6 @@ POSTGRES_ENV = "SIPAS_TEST_POSTGRES_URL"
 
 # Children before parents, for DELETE on SQLite.
 _TABLES = (
-    "answers",
     "responses",
     "form_versions",
     "users",

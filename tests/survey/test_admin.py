@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
 from survey import repository
 from survey.extensions import db
 from survey.models import User
+from tests.survey.test_qr import decode_png, decode_svg
 
 PASSWORD = "correct horse battery"
 
@@ -175,3 +179,200 @@ def test_scoped_official_sees_only_their_agencies(app, client, make_agency, make
     assert "/admin/counters/QX/qr.png" in html
     assert "/admin/counters/QK/qr.png" not in html
     assert client.get("/admin/counters/QK/qr.png").status_code == 404
+
+
+# --- QR codes for one procedure field ------------------------------------------------------------
+
+
+@dataclass
+class _Form:
+    """What a browser needs to submit a GET form without JavaScript."""
+
+    action: str
+    legend: str = ""
+    labels: dict[str, str] = field(default_factory=dict)  # control id -> label text
+    selects: dict[str, dict] = field(default_factory=dict)  # name -> id, options, selected
+    buttons: list[dict[str, str]] = field(default_factory=list)
+
+
+class _FormReader(HTMLParser):
+    """Collect the forms of a page: legend, labels, selects with options, submit buttons."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[_Form] = []
+        self._text: list[str] | None = None
+        self._target: tuple[str, dict[str, str | None]] | None = None
+        self._select: dict | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append(_Form(action=a["action"] or ""))
+        elif not self.forms:
+            return
+        elif tag in ("legend", "label", "option", "button"):
+            self._target, self._text = (tag, a), []
+        elif tag == "select":
+            self._select = {"id": a["id"], "options": [], "selected": None}
+            self.forms[-1].selects[a["name"] or ""] = self._select
+
+    def handle_data(self, data: str) -> None:
+        if self._text is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._target is None or tag != self._target[0] or self._text is None:
+            return
+        form, a, text = self.forms[-1], self._target[1], " ".join("".join(self._text).split())
+        if tag == "legend":
+            form.legend = text
+        elif tag == "label":
+            form.labels[a["for"] or ""] = text
+        elif tag == "option" and self._select is not None:
+            self._select["options"].append((a["value"], text))
+            if "selected" in a:
+                self._select["selected"] = a["value"]
+        elif tag == "button":
+            form.buttons.append({"text": text, **{k: v or "" for k, v in a.items()}})
+        self._target = self._text = None
+
+
+def _forms(html: str) -> list[_Form]:
+    reader = _FormReader()
+    reader.feed(html)
+    return reader.forms
+
+
+def _submit(form: _Form, button_text: str, **choices: str) -> str:
+    """The URL a browser requests when ``button_text`` submits ``form`` (method GET)."""
+    button = next(b for b in form.buttons if b["text"].endswith(button_text))
+    data = {name: choices.get(name, select["selected"]) for name, select in form.selects.items()}
+    if button.get("name"):
+        data[button["name"]] = button["value"]
+    return f"{button.get('formaction') or form.action}?{urlencode(data)}"
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+@pytest.fixture
+def catalogue(app, client, make_counter, make_field) -> None:
+    """Fields HT (Hộ tịch) and DD (Đất đai); Q1 defaults to HT, Q2 has no field; signed in."""
+    make_field("HT", name_vi="Hộ tịch", name_en="Civil status")
+    make_field("DD", name_vi="Đất đai", name_en="Land")
+    make_counter("Q1", field="HT", name_vi="Quầy một")
+    make_counter("Q2", name_vi="Quầy hai")
+    _user(app)
+    _login(client)
+
+
+def test_qr_download_fixes_the_chosen_field(client, catalogue) -> None:
+    png = client.get("/admin/counters/Q2/qr.png?field=DD")
+    assert png.status_code == 200 and png.mimetype == "image/png"
+    assert decode_png(png.data) == ["http://localhost/s/Q2?f=DD"]
+    assert png.headers["Content-Disposition"] == 'attachment; filename="qr-Q2-DD.png"'
+    svg = client.get("/admin/counters/Q2/qr.svg?field=DD")
+    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
+    assert decode_svg(svg.get_data(as_text=True)) == ["http://localhost/s/Q2?f=DD"]
+    assert 'filename="qr-Q2-DD.svg"' in svg.headers["Content-Disposition"]
+    # A field other than the counter's default wins over it.
+    other = client.get("/admin/counters/Q1/qr.png?field=DD")
+    assert decode_png(other.data) == ["http://localhost/s/Q1?f=DD"]
+    # The code leads the citizen to a questionnaire with that field fixed.
+    survey = client.get("/s/Q2?f=DD").get_data(as_text=True)
+    assert "Lĩnh vực: Đất đai" in survey
+
+
+def test_sheet_for_a_field_names_it_and_encodes_it(client, catalogue) -> None:
+    sheet = client.get("/admin/counters/Q1/sheet?size=a6&field=DD").get_data(as_text=True)
+    assert "size: 105mm 148mm" in sheet
+    assert "Lĩnh vực: Đất đai" in sheet and "Hộ tịch" not in sheet
+    assert "http://localhost/s/Q1?f=DD" in sheet
+    a4 = client.get("/admin/counters/Q2/sheet?field=HT").get_data(as_text=True)
+    assert "size: 210mm 297mm" in a4
+    assert "Lĩnh vực: Hộ tịch" in a4 and "http://localhost/s/Q2?f=HT" in a4
+
+
+@pytest.mark.parametrize("query", ["", "?field=", "?field=%20"])
+def test_without_a_field_the_counter_default_applies(client, catalogue, query: str) -> None:
+    """As before: no ``?f=`` in the code; the counter's default field applies when scanned."""
+    png = client.get(f"/admin/counters/Q1/qr.png{query}")
+    assert decode_png(png.data) == ["http://localhost/s/Q1"]
+    assert png.headers["Content-Disposition"] == 'attachment; filename="qr-Q1.png"'
+    sheet = client.get(f"/admin/counters/Q1/sheet{query}").get_data(as_text=True)
+    assert "Lĩnh vực: Hộ tịch" in sheet and "?f=" not in sheet
+    assert "Lĩnh vực: Hộ tịch" in client.get("/s/Q1").get_data(as_text=True)
+    no_default = client.get(f"/admin/counters/Q2/sheet{query}").get_data(as_text=True)
+    assert "Lĩnh vực:" not in no_default and "http://localhost/s/Q2<" in no_default
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin/counters/Q1/qr.png", "/admin/counters/Q1/qr.svg", "/admin/counters/Q1/sheet"]
+)
+def test_unknown_field_is_a_translated_404(client, catalogue, path: str) -> None:
+    vi = client.get(f"{path}?field=NOPE")
+    assert vi.status_code == 404 and vi.mimetype == "text/html"
+    assert "Không có lĩnh vực thủ tục nào mang mã “NOPE”." in vi.get_data(as_text=True)
+    en = client.get(f"{path}?field=NOPE&lang=en")
+    assert en.status_code == 404
+    assert "No procedure field has the code “NOPE”." in en.get_data(as_text=True)
+    as_json = client.get(f"{path}?field=NOPE", headers={"Accept": "application/json"})
+    assert as_json.status_code == 404
+    assert as_json.get_json()["error"]["code"] == "unknown_field"
+
+
+def test_unknown_field_message_is_escaped(client, catalogue) -> None:
+    html = client.get("/admin/counters/Q1/sheet?field=<b>x</b>").get_data(as_text=True)
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+
+
+def test_counters_page_has_an_accessible_field_form_per_counter(client, catalogue) -> None:
+    forms = {f.action: f for f in _forms(client.get("/admin/counters").get_data(as_text=True))}
+    q1, q2 = forms["/admin/counters/Q1/sheet"], forms["/admin/counters/Q2/sheet"]
+    for form, name in ((q1, "Quầy một"), (q2, "Quầy hai")):
+        assert form.legend == f"Mã QR của quầy {name} theo một lĩnh vực"
+        select = form.selects["field"]
+        assert form.labels[select["id"]] == "Lĩnh vực"
+        assert {"Hộ tịch (HT)", "Đất đai (DD)"} <= {text for _, text in select["options"]}
+        assert [b["text"] for b in form.buttons] == [
+            "Mã QR PNG",
+            "Mã QR SVG",
+            "Trang in mã QR A4",
+            "Trang in mã QR A6",
+        ]
+    assert q1.selects["field"]["id"] != q2.selects["field"]["id"]
+    # Q1's default field is preselected; Q2 (no default) starts on "not fixed".
+    assert q1.selects["field"]["selected"] == "HT"
+    assert "" not in [value for value, _ in q1.selects["field"]["options"]]
+    assert q2.selects["field"]["selected"] == ""
+    assert ("", "Không cố định: người dân tự chọn") in q2.selects["field"]["options"]
+
+
+def test_submitting_the_field_form_downloads_that_field(client, catalogue) -> None:
+    forms = {f.action: f for f in _forms(client.get("/admin/counters").get_data(as_text=True))}
+    q1, q2 = forms["/admin/counters/Q1/sheet"], forms["/admin/counters/Q2/sheet"]
+    png = client.get(_submit(q1, "PNG"))  # the preselected default field
+    assert decode_png(png.data) == ["http://localhost/s/Q1?f=HT"]
+    assert 'filename="qr-Q1-HT.png"' in png.headers["Content-Disposition"]
+    svg = client.get(_submit(q1, "SVG", field="DD"))
+    assert decode_svg(svg.get_data(as_text=True)) == ["http://localhost/s/Q1?f=DD"]
+    sheet = client.get(_submit(q1, "A6", field="DD")).get_data(as_text=True)
+    assert "size: 105mm 148mm" in sheet and "Lĩnh vực: Đất đai" in sheet
+    unfixed = client.get(_submit(q2, "PNG"))  # "not fixed": the citizen picks the field
+    assert decode_png(unfixed.data) == ["http://localhost/s/Q2"]
+    a4 = client.get(_submit(q2, "A4", field="HT")).get_data(as_text=True)
+    assert "size: 210mm 297mm" in a4 and "http://localhost/s/Q2?f=HT" in a4
+
+
+def test_field_form_is_translated(client, catalogue) -> None:
+    html = client.get("/admin/counters?lang=en").get_data(as_text=True)
+    forms = {f.action: f for f in _forms(html)}
+    q2 = forms["/admin/counters/Q2/sheet"]
+    assert "QR code for one field" in html
+    assert q2.legend == "QR code of counter Quầy hai for one field"
+    assert q2.labels[q2.selects["field"]["id"]] == "Field"
+    assert ("", "Not fixed: the citizen chooses") in q2.selects["field"]["options"]
+    assert [b["text"] for b in q2.buttons][2:] == ["Printable sheet A4", "Printable sheet A6"]

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 
 from survey import repository
 from survey.extensions import db
-from survey.models import Answer, Response
+from survey.models import Response
 from survey.tokens import issue_dossier_token
+from tests.survey.stored import stored_answer_count
 
 from .conftest import TEST_SECRET
 
@@ -37,7 +38,7 @@ def counts(app) -> tuple[int, int]:
     with app.app_context():
         return (
             db.session.scalar(select(func.count()).select_from(Response)),
-            db.session.scalar(select(func.count()).select_from(Answer)),
+            stored_answer_count(),
         )
 
 

@@ -7,7 +7,7 @@ import sys
 
 from click.testing import CliRunner
 
-from survey import cli
+from survey import cli, serving
 
 
 def _served(monkeypatch, *args: str) -> list[str]:
@@ -29,7 +29,7 @@ def test_serve_defaults_to_sync_workers_per_core(monkeypatch):
     argv = _served(monkeypatch)
     assert argv[-1] == "survey:create_app()"
     assert _option(argv, "--bind") == "127.0.0.1:8000"
-    assert _option(argv, "--workers") == str(3 * cli.SERVE_WORKERS_PER_CPU)
+    assert _option(argv, "--workers") == str(3 * serving.SERVE_WORKERS_PER_CPU)
     assert _option(argv, "--worker-class") == "sync"
     assert "--threads" not in argv and "--keep-alive" not in argv
 

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from survey.extensions import Base
-from survey.migrations import alembic_config
+from survey.migrations import alembic_config, upgrade
+from survey.models import FormVersion
+from tests.survey.conftest import POSTGRES_ENV
 
 
 def test_migrated_schema_matches_models(database_url):
@@ -29,6 +40,7 @@ def test_one_linear_history():
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1
     assert [r.revision for r in script.walk_revisions()][-1] == "0001"
+    assert script.get_current_head() == "0002"
 
 
 def test_app_does_not_create_tables(tmp_path):
@@ -50,6 +62,137 @@ def test_upgrade_on_an_empty_database(tmp_path, runner):
     assert result.exit_code == 0, result.output
     engine = create_engine(url)
     try:
-        assert {"responses", "answers", "alembic_version"} <= set(inspect(engine).get_table_names())
+        tables = set(inspect(engine).get_table_names())
+        assert {"responses", "form_versions", "alembic_version"} <= tables
+        assert "answers" not in tables  # replaced by responses.answer_codes (revision 0002)
     finally:
         engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def unmigrated_url(request, tmp_path, worker_id) -> Iterator[str]:
+    """An empty database (SQLite file, or a fresh PostgreSQL schema), not migrated."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV}")
+    schema = f"sipas_migration_{worker_id}_{secrets.token_hex(4)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{base}?options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+# Revision 0001 rows, as raw SQL (UUIDs as 32 hex digits: SQLAlchemy's Uuid on SQLite).
+_OLD_ROWS = """
+INSERT INTO agencies (id, code, name_vi, name_en, level)
+VALUES (1, 'T01', 'Tỉnh', 'Province', 'province');
+INSERT INTO form_versions (id, form_id, version, content_hash, first_seen_at)
+VALUES (1, 'sipas-counter', 1, 'old-hash', '2026-01-01 00:00:00+00');
+INSERT INTO responses (id, uuid, form_version_id, form_id, form_version, submitted_at, agency_id,
+    channel, flags, locale, content_hash)
+VALUES (1, '00000000000040008000000000000001', 1, 'sipas-counter', 1,
+        '2026-02-01 00:00:00+00', 1, 'api', '', 'vi', 'h1'),
+       (2, '00000000000040008000000000000002', 1, 'sipas-counter', 1,
+        '2026-02-02 00:00:00+00', 1, 'api', '', 'vi', 'h2'),
+       (3, '00000000000040008000000000000003', 1, 'sipas-counter', 1,
+        '2026-02-03 00:00:00+00', 1, 'api', '', 'vi', 'h3');
+INSERT INTO answers (response_id, item_key, value)
+VALUES (1, 'e1_1', 5), (1, 'e2_1', 0), (1, 'sex', 2), (2, 'e1_1', 3), (2, 'x1', 4);
+"""
+_OLD_ANSWERS = {1: {"e1_1": 5, "e2_1": 0, "sex": 2}, 2: {"e1_1": 3, "x1": 4}, 3: {}}
+
+
+def _insert_old_rows(engine) -> None:
+    with engine.begin() as connection:
+        for statement in _OLD_ROWS.split(";"):
+            if statement.strip():
+                connection.execute(text(statement))
+        if connection.dialect.name == "postgresql":  # explicit ids: move the sequences on
+            for table in ("agencies", "form_versions", "responses"):
+                connection.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 10)")
+                )
+
+
+def test_answers_move_into_arrays_and_back(unmigrated_url):
+    """Revision 0002 turns the answers table into responses.answer_codes without losing an
+    answer, the application reads them back, and the downgrade restores the table."""
+    from survey import create_app, repository
+    from survey.extensions import db
+
+    upgrade(unmigrated_url, "0001")
+    engine = create_engine(unmigrated_url)
+    try:
+        _insert_old_rows(engine)
+        upgrade(unmigrated_url, "head")
+        with engine.connect() as connection:
+            layout = connection.execute(text("SELECT item_keys FROM form_versions")).scalar_one()
+        layout = json.loads(layout) if isinstance(layout, str) else layout
+        assert layout == ["e1_1", "e2_1", "sex", "x1"]  # answered keys, sorted
+
+        app = create_app({"SQLALCHEMY_DATABASE_URI": unmigrated_url, "SECRET_KEY": "x"})
+        with app.app_context():
+            for rid, answers in _OLD_ANSWERS.items():
+                found = repository.get_response(uuid.UUID(f"00000000-0000-4000-8000-{rid:012d}"))
+                assert found is not None and found.answers == answers
+            app_engine = db.engine
+        app_engine.dispose()
+
+        command.downgrade(alembic_config(unmigrated_url), "0001")
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT response_id, item_key, value FROM answers"))
+            restored: dict[int, dict[str, int]] = {rid: {} for rid in _OLD_ANSWERS}
+            for rid, key, value in rows:
+                restored[rid][key] = value
+        assert restored == _OLD_ANSWERS
+    finally:
+        engine.dispose()
+
+
+def test_new_answer_columns_are_appended_to_a_converted_version(unmigrated_url):
+    """A converted version lacks the items nobody had answered: recording an answer to one of
+    them appends its column without moving the others."""
+    from survey import create_app, repository
+    from survey.extensions import db
+    from survey.submissions import Submission
+
+    upgrade(unmigrated_url, "0001")
+    engine = create_engine(unmigrated_url)
+    try:
+        _insert_old_rows(engine)
+        upgrade(unmigrated_url, "head")
+    finally:
+        engine.dispose()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": unmigrated_url, "SECRET_KEY": "x"})
+    with app.app_context():
+        form = repository.load_form("sipas-counter", 1)
+        old = db.session.get(FormVersion, 1)
+        old.content_hash = form.content_hash  # the converted row is this exact definition
+        db.session.commit()
+        layout = repository.record_form_version(form)
+        assert layout.id == 1
+        assert layout.item_keys[:4] == ("e1_1", "e2_1", "sex", "x1")
+        assert set(layout.item_keys) == set(form.item_keys)
+        answers = {"e1_2": 4, "e1_1": 2, "ethnicity": 1}
+        repository.save_response(
+            Submission(
+                uuid=uuid.uuid4(),
+                form_id=form.id,
+                form_version=1,
+                answers=answers,
+                agency_code="T01",
+                channel="api",
+            )
+        )
+        stored = repository.list_responses(form_id=form.id)
+        assert [r.answers for r in stored] == [*_OLD_ANSWERS.values(), answers]
+        app_engine = db.engine
+    app_engine.dispose()

@@ -54,6 +54,13 @@ def test_counter_url_with_and_without_field() -> None:
     )
 
 
+def test_download_name_is_header_safe() -> None:
+    assert qrcodes.download_name("Q1", "png") == "qr-Q1.png"
+    assert qrcodes.download_name("Q-01", "svg", "HT") == "qr-Q-01-HT.svg"
+    assert qrcodes.download_name('Quầy "1"', "png", "Đất đai") == "qr-Quay_1_-Dat_dai.png"
+    assert qrcodes.download_name("Q1", "png", "") == "qr-Q1.png"
+
+
 def test_kiosk_and_dossier_urls() -> None:
     assert qrcodes.kiosk_url("http://h", "Q1") == "http://h/k/Q1"
     assert qrcodes.dossier_url("http://h/", "abc.def-_g") == "http://h/d/abc.def-_g"

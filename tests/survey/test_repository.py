@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from survey import repository
 from survey.extensions import db
-from survey.models import Answer, FormVersion, Response
+from survey.models import FormVersion, Response
 from survey.repository import (
     ConflictingResubmission,
     InvalidAnswers,
@@ -26,6 +26,7 @@ from survey.repository import (
     save_response,
 )
 from survey.submissions import Submission
+from tests.survey.stored import stored_answer_count
 
 NOW = datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
 ANSWERS = {"e1_1": 5, "e1_2": 4, "e2_1": 0, "e3_1": "3", "x1": 2, "sex": 1}
@@ -48,7 +49,7 @@ def _submission(**overrides: object) -> Submission:
 def _counts() -> tuple[int, int]:
     return (
         db.session.scalar(select(func.count()).select_from(Response)),
-        db.session.scalar(select(func.count()).select_from(Answer)),
+        stored_answer_count(),
     )
 
 

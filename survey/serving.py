@@ -1,0 +1,120 @@
+"""``sipas demo`` and ``sipas serve``: run the application (a demo province, or gunicorn).
+
+Both commands are mounted lazily on the ``sipas`` group by :mod:`survey.cli`. ``serve`` replaces
+the current process with gunicorn, using the settings the submission benchmark found best
+(:func:`gunicorn_argv`, which ``benchmarks/submissions.py`` also uses).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = [
+    "SERVE_BACKLOG",
+    "SERVE_KEEP_ALIVE",
+    "SERVE_WORKERS_PER_CPU",
+    "demo",
+    "gunicorn_argv",
+    "serve",
+]
+
+# gunicorn settings of ``sipas serve``, the best the submission benchmark found (issue #2;
+# docs/benchmarks.md, section A): sync workers, 2 per CPU core. The alternative is gthread
+# workers with keep-alive (``--threads``), which lets more PostgreSQL transactions commit
+# together but costs more CPU per request in Python (threads share one interpreter lock).
+SERVE_WORKERS_PER_CPU = 2
+SERVE_KEEP_ALIVE = 5
+SERVE_BACKLOG = 2048
+
+
+@click.command()
+@click.option("--port", default=5000, show_default=True, help="Port to serve on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--responses", "n_responses", default=5000, show_default=True)
+@click.option("--database", type=click.Path(dir_okay=False, path_type=Path), help="SQLite file.")
+@click.option("--fresh", is_flag=True, help="Delete the demo database first.")
+@click.option("--no-serve", is_flag=True, help="Seed only; do not start the server.")
+@click.option("--seed", "random_seed", default=2024, show_default=True, help="Random seed.")
+def demo(
+    port: int,
+    host: str,
+    n_responses: int,
+    database: Path | None,
+    fresh: bool,
+    no_serve: bool,
+    random_seed: int,
+) -> None:
+    """Create a demo province in SQLite with synthetic responses, then serve it."""
+    from survey.demo import run_demo
+
+    run_demo(
+        host=host,
+        port=port,
+        n_responses=n_responses,
+        database=database,
+        fresh=fresh,
+        serve=not no_serve,
+        random_seed=random_seed,
+    )
+
+
+def gunicorn_argv(
+    bind: str, workers: int, threads: int = 1, keep_alive: int = SERVE_KEEP_ALIVE
+) -> list[str]:
+    """The gunicorn command line of ``sipas serve`` (without the interpreter).
+
+    ``threads`` = 1 gives sync workers (one request at a time per process, each connection closed
+    after its answer); more gives gthread workers that keep idle connections open
+    ``keep_alive`` seconds. The heartbeat file lives in ``/dev/shm`` when there is one (gunicorn
+    touches it on every request).
+    """
+    argv = ["gunicorn", "--bind", bind, "--workers", str(workers), "--backlog", str(SERVE_BACKLOG)]
+    if threads > 1:
+        argv += ["--worker-class", "gthread", "--threads", str(threads)]
+        argv += ["--keep-alive", str(keep_alive)]
+    else:
+        argv += ["--worker-class", "sync"]
+    if Path("/dev/shm").is_dir():
+        argv += ["--worker-tmp-dir", "/dev/shm"]
+    return [*argv, "survey:create_app()"]
+
+
+def _default_workers() -> int:
+    return SERVE_WORKERS_PER_CPU * (os.cpu_count() or 1)
+
+
+@click.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=_default_workers,
+    show_default=f"{SERVE_WORKERS_PER_CPU} per CPU core",
+    help="Gunicorn worker processes.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Threads per worker; more than 1 serves with gthread workers and keep-alive.",
+)
+@click.option(
+    "--keep-alive",
+    type=click.IntRange(min=0),
+    default=SERVE_KEEP_ALIVE,
+    show_default=True,
+    help="Seconds an idle connection stays open (gthread workers only).",
+)
+def serve(bind: str, workers: int, threads: int, keep_alive: int) -> None:
+    """Serve the application with gunicorn (configure it with SIPAS_* variables).
+
+    Put a buffering reverse proxy (nginx) in front of it on the Internet: sync workers serve one
+    request at a time, so slow clients must not hold them.
+    """
+    argv = gunicorn_argv(bind, workers, threads, keep_alive)
+    os.execvp(sys.executable, [sys.executable, "-m", *argv])

@@ -106,7 +106,7 @@ class ServerConfig:
 class Database:
     """A fresh benchmark database (created, migrated, seeded; dropped by :meth:`drop`)."""
 
-    def __init__(self, kind: str, work: Path) -> None:
+    def __init__(self, kind: str, work: Path, pg_socket: str | None = None) -> None:
         self.kind = kind
         self.work = work
         if kind == "sqlite":
@@ -115,6 +115,8 @@ class Database:
         else:
             self.name = f"sipas_bench_{os.getpid()}"
             self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.name}"
+            if pg_socket:  # the app talks to PostgreSQL over its Unix socket instead of TCP
+                self.url = f"postgresql+psycopg://postgres@/{self.name}?host={pg_socket}"
 
     def env(self) -> dict[str, str]:
         return {
@@ -334,7 +336,7 @@ def bench_config(
 ) -> dict[str, object]:
     """Fresh DB, start gunicorn, warm up, measure, verify, ceiling; return the results."""
     work.mkdir(parents=True, exist_ok=True)
-    db = Database(db_kind, work)
+    db = Database(db_kind, work, args.pg_socket)
     counters = db.create()
     items = form_items()
     env = db.env()
@@ -564,6 +566,11 @@ def main(argv: list[str] | None = None) -> int:
         "--keep-alive", type=int, default=5, help="gunicorn --keep-alive seconds (gthread)"
     )
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--pg-socket",
+        metavar="DIR",
+        help="connect the app to PostgreSQL over the Unix socket in DIR (e.g. /var/run/postgresql)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     parser.add_argument(
         "--profile",

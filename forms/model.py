@@ -255,10 +255,16 @@ class Form:
     aggregation: Aggregation
     content_hash: str = field(init=False)
     _items: Mapping[str, Item] = field(init=False, repr=False)
+    # Valid codes per answerable item (closed items, form order), built once: validation runs
+    # on every submission.
+    _allowed: Mapping[str, frozenset[int]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         items = {i.key: i for i in (*self.rating_items, *self.expectation_items)}
         items.update({i.key: i for i in self.profile_items})
+        object.__setattr__(
+            self, "_allowed", MappingProxyType({k: i.codes for k, i in items.items()})
+        )
         if self.comment is not None:
             items[self.comment.key] = self.comment
         object.__setattr__(self, "_items", MappingProxyType(items))
@@ -324,10 +330,8 @@ class Form:
         InvalidAnswers
             With every problem found: ``unknown_item``, ``not_an_integer``, ``out_of_range``.
         """
-        allowed = {i.key: i.codes for i in (*self.rating_items, *self.expectation_items)}
-        allowed.update({i.key: i.codes for i in self.profile_items})
         ignored = {self.comment.key} if self.comment is not None else set()
-        return check_answers(answers, allowed, ignored)
+        return check_answers(answers, self._allowed, ignored)
 
     def validate_comment(self, text: object) -> str | None:
         """Clean the free-text comment: ``None`` when blank, else NFC-normalised stripped text.

@@ -1,0 +1,102 @@
+"""The count table built in the database (``survey.statistics.build_counts``), timed.
+
+Creates a fresh database (a new PostgreSQL database on 127.0.0.1:5432, dropped afterwards, or a
+SQLite file), migrates it, seeds the demo province (``survey.demo``: 60 agencies, their counters
+and fields) and N synthetic ``sipas-counter`` responses, then times ``build_counts`` (wall and
+CPU of this process; the database's own CPU is in the wall time) for:
+
+* ``clustered``: strata = agency, PSU = counter, by agency (the grouped statements);
+* ``default``: every response its own PSU, by agency (rows at response level);
+* ``indices``: the clustered table plus ``satisfaction_indices`` (version A, logit intervals).
+
+Usage::
+
+    .venv/bin/python benchmarks/stats_db.py --db postgres --n 60000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PG_ADMIN = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
+
+
+def _timed(label: str, work, repeat: int) -> None:
+    best_wall, best_cpu, rows = float("inf"), float("inf"), 0
+    for _ in range(repeat):
+        c0, w0 = time.process_time(), time.perf_counter()
+        rows = len(work())
+        best_wall = min(best_wall, time.perf_counter() - w0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
+    print(f"{label:10s} {rows:8d} rows  wall {best_wall:6.2f} s  client CPU {best_cpu:6.2f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres"], required=True)
+    parser.add_argument("--n", type=int, default=60000, help="responses")
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    args = parser.parse_args(argv)
+
+    from analysis.design import Design
+    from analysis.indices import satisfaction_indices
+    from survey import create_app
+    from survey.demo import seed_responses, seed_units
+    from survey.extensions import db
+    from survey.migrations import upgrade
+    from survey.repository import load_form
+    from survey.statistics import build_counts
+
+    work = Path(tempfile.mkdtemp(prefix="sipas-statsdb-"))
+    name = f"sipas_statsdb_{os.getpid()}"
+    if args.db == "sqlite":
+        url = f"sqlite:///{work / 'stats.db'}"
+    else:
+        subprocess.run(["createdb", *PG_ADMIN, name], check=True)
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        upgrade(url)
+        app = create_app({"SECRET_KEY": "x" * 32, "SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            seed_units()
+            t0 = time.perf_counter()
+            seed_responses(args.n, random_seed=1)
+            print(f"{args.db}: seeded {args.n} responses in {time.perf_counter() - t0:.1f} s")
+            if args.db == "postgres":
+                db.session.execute(db.text("ANALYZE"))
+                db.session.commit()
+            form = load_form("sipas-counter")
+            clustered = Design(strata="agency_code", psu="counter_code", lonely_psu="adjust")
+            by = ["agency_code"]
+            _timed(
+                "clustered",
+                lambda: build_counts(db.session, form, clustered, by),
+                args.repeat,
+            )
+            _timed("default", lambda: build_counts(db.session, form, Design(), by), args.repeat)
+            _timed(
+                "indices",
+                lambda: (
+                    satisfaction_indices(
+                        build_counts(db.session, form, clustered, by), form, clustered, by=by
+                    ).table
+                ),
+                args.repeat,
+            )
+            engine = db.engine
+        engine.dispose()
+    finally:
+        if args.db == "postgres":
+            subprocess.run(["dropdb", *PG_ADMIN, "--if-exists", "--force", name], check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -55,25 +56,31 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-def postgres_url(worker_id: str) -> Iterator[str]:
-    """A migrated PostgreSQL schema for this test session (and xdist worker), dropped at the end."""
+@contextmanager
+def postgres_schema(prefix: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL schema (dropped on exit); skips without PostgreSQL."""
     base = os.environ.get(POSTGRES_ENV)
     if not base:
         pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql+psycopg://...)")
-    schema = f"sipas_test_{worker_id}_{secrets.token_hex(4)}"
+    schema = f"{prefix}_{secrets.token_hex(4)}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in base else "?"
-    url = f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
     try:
-        upgrade(url)
-        yield url
+        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(worker_id: str) -> Iterator[str]:
+    """A migrated PostgreSQL schema for this test session (and xdist worker), dropped at the end."""
+    with postgres_schema(f"sipas_test_{worker_id}") as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import uuid
 from collections.abc import Iterator
-from urllib.parse import quote
 
 import pytest
 from alembic import command
@@ -19,7 +16,7 @@ from sqlalchemy import create_engine, inspect, text
 from survey.extensions import Base
 from survey.migrations import alembic_config, upgrade
 from survey.models import FormVersion
-from tests.survey.conftest import POSTGRES_ENV
+from tests.survey.conftest import postgres_schema
 
 
 def test_migrated_schema_matches_models(database_url):
@@ -75,19 +72,8 @@ def unmigrated_url(request, tmp_path, worker_id) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV}")
-    schema = f"sipas_migration_{worker_id}_{secrets.token_hex(4)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{base}?options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(f"sipas_migration_{worker_id}") as url:
+        yield url
 
 
 # Revision 0001 rows, as raw SQL (UUIDs as 32 hex digits: SQLAlchemy's Uuid on SQLite).

@@ -116,14 +116,12 @@ def record_form_version(form: forms.Form) -> FormLayout:
     key = (form.id, form.version, form.content_hash)
     cache = unit_cache()
     if key not in cache.form_versions:
-        where = (
+        lookup = select(FormVersion.id, FormVersion.item_keys).where(
             FormVersion.form_id == form.id,
             FormVersion.version == form.version,
             FormVersion.content_hash == form.content_hash,
         )
-        row = db.session.execute(
-            select(FormVersion.id, FormVersion.item_keys).where(*where)
-        ).first()
+        row = db.session.execute(lookup).first()
         if row is None:
             try:
                 row_id = db.session.execute(
@@ -140,9 +138,7 @@ def record_form_version(form: forms.Form) -> FormLayout:
                 row = (row_id, list(form.item_keys))
             except IntegrityError:  # recorded concurrently by another process
                 db.session.rollback()
-                row = db.session.execute(
-                    select(FormVersion.id, FormVersion.item_keys).where(*where)
-                ).one()
+                row = db.session.execute(lookup).one()
         row_id, stored = row[0], list(row[1])
         missing = [k for k in form.item_keys if k not in stored]
         if missing:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import select
@@ -19,6 +19,9 @@ from survey.extensions import db
 from survey.models import Agency, Counter, Field, Procedure
 from survey.repository.errors import UnknownAgency, UnknownCounter, UnknownField, UnknownProcedure
 from survey.submissions import Submission
+
+if TYPE_CHECKING:  # questionnaires imports this module
+    from survey.repository.questionnaires import FormLayout
 
 __all__ = ["UNIT_CACHE_SECONDS", "ResolvedUnits", "clear_caches", "resolve_units", "unit_cache"]
 
@@ -52,7 +55,7 @@ class UnitCache:
     agencies: dict[str, int] = field(default_factory=dict)
     fields: dict[str, int] = field(default_factory=dict)
     procedures: dict[str, _ProcedureRef] = field(default_factory=dict)
-    form_versions: dict[tuple[str, int, str], Any] = field(default_factory=dict)  # FormLayout
+    form_versions: dict[tuple[str, int, str], FormLayout] = field(default_factory=dict)
 
 
 _CACHE_KEY = "sipas.unit_cache"

@@ -17,11 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Integer, SmallInteger, case, func, literal, select, true, type_coerce
+from sqlalchemy import Integer, SmallInteger, case, func, literal, select, type_coerce
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import FromClause, TableValuedAlias
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from survey.models import FormVersion
 
@@ -70,7 +70,8 @@ class AnswerCodes:
         return type_coerce(func.json_extract(codes, f"$[{position}]"), Integer)
 
     def unnest(self, codes: ColumnElement) -> tuple[TableValuedAlias, ColumnElement, ColumnElement]:
-        """``(from, position, code)``: join ``from`` to the row holding ``codes`` ``ON true``."""
+        """``(from, position, code)``: join ``from`` to the row holding ``codes`` ``ON true``
+        (a lateral function call on both databases)."""
         if self.dialect == "postgresql":
             pairs = (
                 func.unnest(codes)
@@ -81,11 +82,6 @@ class AnswerCodes:
         pairs = func.json_each(codes).table_valued("key", "value", joins_implicitly=True)
         pairs = pairs.alias("answer")
         return pairs, pairs.c.key, pairs.c.value
-
-    @staticmethod
-    def join(selection: FromClause, pairs: TableValuedAlias) -> FromClause:
-        """``selection JOIN pairs ON true`` (a lateral function call on both databases)."""
-        return selection.join(pairs, true())
 
     def to_items(
         self,
@@ -99,12 +95,13 @@ class AnswerCodes:
         When several versions put one item at different positions, the rows of one group
         (``group_keys``, item, answer) are added up (``sums`` are additive).
         """
+        wanted = set(item_keys)
         mapping = pd.DataFrame(
             [
                 (fv, pos, key)
                 for fv, keys in self.layouts.items()
                 for pos, key in enumerate(keys)
-                if key in set(item_keys)
+                if key in wanted
             ],
             columns=["form_version", "position", "item"],
         )

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, case, false, func, literal, not_, or_, select
+from sqlalchemy import and_, case, false, func, literal, not_, or_, select, true
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select, Subquery
@@ -343,7 +343,7 @@ def _answer_rows(
             code.label("answer"),
             *_sums(selection, grouped),
         )
-        .select_from(codes.join(selection, pairs))
+        .select_from(selection.join(pairs, true()))
         .where(code.is_not(None))
     )
     return statement.group_by(*keys, version, position, code) if grouped else statement

@@ -13,6 +13,7 @@ a test checks that the migrations and these models agree.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Literal, get_args
@@ -29,6 +30,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     Uuid,
 )
@@ -59,11 +61,34 @@ ROLES: tuple[str, ...] = get_args(Role)
 # A 64-bit key on PostgreSQL; SQLite only auto-increments a plain INTEGER PRIMARY KEY.
 BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
 
+
+class SmallIntArray(TypeDecorator[list[int | None]]):
+    """PostgreSQL ``smallint[]``, sent as an array literal (``{4,5,NULL}``).
+
+    psycopg dumps a Python list element by element in Python (about 1,800 bytecodes for 32
+    codes, 8 % of a submission's Python work); a list of integers and ``None`` encoded by the C
+    JSON encoder (``[4, 5, null]``) becomes the literal by swapping its brackets for braces, since
+    PostgreSQL reads ``null`` in any case as NULL. The server casts the literal to ``smallint[]``
+    and rejects anything else; reading returns a list as before.
+    """
+
+    impl = postgresql.ARRAY(SmallInteger(), dimensions=1)
+    cache_ok = True
+
+    def bind_processor(self, dialect):  # noqa: ANN001, ANN201 (SQLAlchemy's signature)
+        # Replaces the ARRAY processor, which would walk the literal as a sequence.
+        return _array_literal
+
+
+def _array_literal(codes: list[int | None] | None) -> str | None:
+    return None if codes is None else "{" + json.dumps(list(codes))[1:-1] + "}"
+
+
 # The closed answers of a response: one code per answer column of its form version
 # (``FormVersion.item_keys``), ``None`` for a skipped item. ``smallint[]`` on PostgreSQL (unnested
 # by the statistics ``GROUP BY``), a JSON array on SQLite (``json_each``). One row per response
 # instead of one per answer: a submission writes 1 heap row and its index entries, not 1 + 32.
-ANSWER_CODES = JSON().with_variant(postgresql.ARRAY(SmallInteger(), dimensions=1), "postgresql")
+ANSWER_CODES = JSON().with_variant(SmallIntArray(), "postgresql")
 
 
 def utcnow() -> datetime:

@@ -76,6 +76,17 @@ def test_submit_created_then_duplicate_then_conflict(app, client, units):
     assert counts(app) == (1, 4)
 
 
+def test_location_leads_to_the_stored_response_under_a_mount_prefix(client, units):
+    data = body()
+    mounted = {"SCRIPT_NAME": "/sipas"}
+    created = client.post(URL, json=data, environ_overrides=mounted)
+    assert created.status_code == 201
+    location = created.headers["Location"]
+    assert location == f"/sipas/api/v1/responses/{data['id']}"
+    got = client.get(location.removeprefix("/sipas"), environ_overrides=mounted)
+    assert got.status_code == 200 and got.json["id"] == data["id"]
+
+
 def test_read_back_one_response(client, units):
     data = body()
     client.post(URL, json=data)

@@ -7,7 +7,7 @@ Usage::
         --rate 100 --requests 8265
 
 Prints, for every frame of ``survey/``, ``forms/``, ``analysis/`` and of selected libraries
-(Flask, Werkzeug, gunicorn, Flask-Limiter, redis, SQLAlchemy, sqlite3, psycopg, json), the
+(Flask, Werkzeug, gunicorn, limits, redis, SQLAlchemy, sqlite3, psycopg, json), the
 seconds of samples that include it, its share of all samples and, with ``--requests``, the
 milliseconds of CPU per request.
 """
@@ -30,7 +30,6 @@ LIBRARIES = (
     ("gunicorn/workers/sync.py", ("handle", "handle_request", "accept")),
     ("gunicorn/workers/gthread.py", ("handle", "handle_request")),
     ("gunicorn/http/", ("__next__", "parse", "write", "close")),
-    ("flask_limiter/", ("_check_request_limit", "check", "hit", "__evaluate_limits")),
     ("limits/", ("hit", "incr")),
     ("redis/", ("execute_command", "_execute_command", "pipeline_execute_command")),
     ("flask_babel/", ("force_locale", "get_locale", "gettext")),

@@ -39,15 +39,15 @@ def defaults(instance_path: str) -> dict[str, Any]:
             "pool_size": 10,
             "skip_autocommit_rollback": True,
         },
-        # Rate-limit storage shared by all app instances (Flask-Limiter URI), e.g.
+        # Rate-limit storage shared by all app instances (a `limits` storage URI), e.g.
         # redis://127.0.0.1:6379/0. memory:// is per process and only fit for the demo and tests.
         "RATELIMIT_STORAGE_URI": "memory://",
         # Rate-limit strategy: fixed-window is the cheapest correct one (one Redis EVALSHA doing
         # INCR + EXPIRE per counted request).
         "RATELIMIT_STRATEGY": "fixed-window",
-        # Limits on the citizen submission endpoints (Flask-Limiter syntax).
+        # Limits on the citizen submission endpoints (`limits` notation).
         "SIPAS_SUBMIT_RATE_LIMIT": "30 per minute",
-        # Limit on officials' sign-in attempts per client address (Flask-Limiter syntax).
+        # Limit on officials' sign-in attempts per client address (`limits` notation).
         "SIPAS_LOGIN_RATE_LIMIT": "10 per minute",
         # Largest request body accepted, in bytes (a SIPAS response is a few kB).
         "MAX_CONTENT_LENGTH": 64 * 1024,

@@ -23,17 +23,12 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from survey import qrcodes, repository
+from survey import qrcodes, ratelimits, repository
 from survey.admin import bp
 from survey.auth import LoginForm, authenticate, safe_next_url
 from survey.errors import error_response
-from survey.extensions import limiter
 from survey.models import Counter
 from survey.qr_cli import sheet_entry
-
-
-def _login_limit() -> str:
-    return current_app.config.get("SIPAS_LOGIN_RATE_LIMIT", "10 per minute")
 
 
 def _base_url() -> str:
@@ -86,7 +81,7 @@ def _requested_field_code() -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@ratelimits.limit("SIPAS_LOGIN_RATE_LIMIT")
 def login() -> ResponseReturnValue:
     """Sign-in form for officials."""
     form = LoginForm()

@@ -6,12 +6,12 @@ JavaScript; the only script is the kiosk's idle reset.
 
 from __future__ import annotations
 
-from flask import current_app, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from survey import repository
+from survey import ratelimits, repository
 from survey.citizen import bp, pages, places
-from survey.extensions import csrf, limiter
+from survey.extensions import csrf
 from survey.i18n import language_links, remember_locale
 from survey.tokens import TokenError, TokenExpired
 
@@ -23,13 +23,9 @@ def _template_helpers() -> dict[str, object]:
     return {"language_links": language_links}
 
 
-def _submit_limit() -> str:
-    return current_app.config["SIPAS_SUBMIT_RATE_LIMIT"]
-
-
 @bp.route("/s/<counter_code>", methods=["GET", "POST"])
 @csrf.exempt  # checked in pages.handle_post, so that a stale page keeps its answers
-@limiter.limit(_submit_limit, methods=["POST"])
+@ratelimits.limit("SIPAS_SUBMIT_RATE_LIMIT")
 def counter_survey(counter_code: str) -> ResponseReturnValue:
     """The questionnaire reached from a counter's QR code (``?f=`` fixes the field)."""
     place = places.counter_place(counter_code, request.args.get("f"), kiosk=False)
@@ -40,7 +36,7 @@ def counter_survey(counter_code: str) -> ResponseReturnValue:
 
 @bp.route("/k/<counter_code>", methods=["GET", "POST"])
 @csrf.exempt
-@limiter.limit(_submit_limit, methods=["POST"])
+@ratelimits.limit("SIPAS_SUBMIT_RATE_LIMIT")
 def kiosk_survey(counter_code: str) -> ResponseReturnValue:
     """The questionnaire on a tablet standing at a counter; resets for the next citizen."""
     place = places.counter_place(counter_code, request.args.get("f"), kiosk=True)
@@ -51,7 +47,7 @@ def kiosk_survey(counter_code: str) -> ResponseReturnValue:
 
 @bp.route("/d/<token>", methods=["GET", "POST"])
 @csrf.exempt
-@limiter.limit(_submit_limit, methods=["POST"])
+@ratelimits.limit("SIPAS_SUBMIT_RATE_LIMIT")
 def dossier_survey(token: str) -> ResponseReturnValue:
     """The questionnaire reached from the single-use QR code on a dossier receipt."""
     try:

@@ -44,8 +44,7 @@ def test_healthz_needs_no_database_and_no_session(tmp_path):
             "SECRET_KEY": TEST_SECRET,
             # A database that cannot be opened: the probe must not touch it.
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'missing' / 'no.db'}",
-            # Rate limiting on (its hooks run). No RATELIMIT_DEFAULT here: Flask-Limiter keeps
-            # default limits on its module-level object, so they would leak into other tests.
+            # Rate limiting on: the probe is never counted.
             "RATELIMIT_ENABLED": True,
         }
     )

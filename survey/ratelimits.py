@@ -42,21 +42,19 @@ _EXTENSION = "sipas.ratelimits"
 
 @dataclass(frozen=True)
 class _Counting:
-    enabled: bool
-    strategy: RateLimiter | None
+    strategy: RateLimiter | None  # None: limits are off
     prefix: tuple[str, ...]
 
 
 def init_app(app: Flask) -> None:
     """Open the configured storage (lazily connected) and strategy for this app."""
     config = app.config
-    enabled = bool(config.get("RATELIMIT_ENABLED", True))
     strategy = None
-    if enabled:
+    if config.get("RATELIMIT_ENABLED", True):
         storage = storage_from_string(config.get("RATELIMIT_STORAGE_URI", "memory://"))
         strategy = STRATEGIES[config.get("RATELIMIT_STRATEGY", "fixed-window")](storage)
     prefix = config.get("RATELIMIT_KEY_PREFIX") or ""
-    app.extensions[_EXTENSION] = _Counting(enabled, strategy, (prefix,) if prefix else ())
+    app.extensions[_EXTENSION] = _Counting(strategy, (prefix,) if prefix else ())
 
 
 @lru_cache(maxsize=32)
@@ -73,7 +71,7 @@ def count(scope: str, key: str, limits_text: str) -> None:
         A limit is spent (the app answers 429 in the user's language, JSON for the API).
     """
     counting: _Counting = current_app.extensions[_EXTENSION]
-    if not counting.enabled or counting.strategy is None:
+    if counting.strategy is None:
         return
     for item in _parsed(limits_text):
         if not counting.strategy.hit(item, *counting.prefix, scope, key):

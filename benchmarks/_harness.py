@@ -12,9 +12,11 @@ import platform
 import re
 import shlex
 import subprocess
+import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,11 +24,13 @@ __all__ = [
     "BENCH_DIR",
     "DOCS_FILE",
     "OUT_DIR",
+    "PG_ADMIN",
     "Background",
     "Timed",
     "machine",
     "replace_section",
     "run_timed",
+    "scratch_database",
 ]
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -34,6 +38,31 @@ REPO = BENCH_DIR.parent
 OUT_DIR = BENCH_DIR / "out"
 DOCS_FILE = REPO / "docs" / "benchmarks.md"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# createdb / dropdb options for the PostgreSQL on this machine (trust auth).
+PG_ADMIN = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
+
+
+@contextmanager
+def scratch_database(kind: str, label: str) -> Iterator[str]:
+    """A fresh database migrated to the newest schema; yields its SQLAlchemy URL.
+
+    SQLite: a file in a new temporary folder. PostgreSQL: ``sipas_<label>_<pid>`` on
+    127.0.0.1:5432, dropped on exit (the caller disposes of its engines first).
+    """
+    from survey.migrations import upgrade
+
+    name = f"sipas_{label}_{os.getpid()}"
+    if kind == "sqlite":
+        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix=f'sipas-{label}-')) / 'bench.db'}"
+    else:
+        subprocess.run(["createdb", *PG_ADMIN, name], check=True)
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        if kind == "postgres":
+            subprocess.run(["dropdb", *PG_ADMIN, "--if-exists", "--force", name], check=True)
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-PG_ADMIN = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import scratch_database  # noqa: E402
 
 
 def _timed(label: str, work, repeat: int) -> None:
@@ -50,19 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     from survey import create_app
     from survey.demo import seed_responses, seed_units
     from survey.extensions import db
-    from survey.migrations import upgrade
     from survey.repository import load_form
     from survey.statistics import build_counts
 
-    work = Path(tempfile.mkdtemp(prefix="sipas-statsdb-"))
-    name = f"sipas_statsdb_{os.getpid()}"
-    if args.db == "sqlite":
-        url = f"sqlite:///{work / 'stats.db'}"
-    else:
-        subprocess.run(["createdb", *PG_ADMIN, name], check=True)
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
-        upgrade(url)
+    with scratch_database(args.db, "statsdb") as url:
         app = create_app({"SECRET_KEY": "x" * 32, "SQLALCHEMY_DATABASE_URI": url})
         with app.app_context():
             seed_units()
@@ -92,9 +82,6 @@ def main(argv: list[str] | None = None) -> int:
             )
             engine = db.engine
         engine.dispose()
-    finally:
-        if args.db == "postgres":
-            subprocess.run(["dropdb", *PG_ADMIN, "--if-exists", "--force", name], check=True)
     return 0
 
 

@@ -50,6 +50,7 @@ from _harness import (  # noqa: E402
     BENCH_DIR,
     DOCS_FILE,
     OUT_DIR,
+    PG_ADMIN,
     REPO,
     Background,
     machine,
@@ -57,7 +58,6 @@ from _harness import (  # noqa: E402
 )
 
 BIN = REPO / ".venv" / "bin"
-PG_ADMIN = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
 REDIS_URI = "redis://127.0.0.1:6379/13"
 SUBMIT_LIMIT = "1000000 per minute"
 # Issue #2's target on the benchmark machine.

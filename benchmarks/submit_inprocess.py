@@ -24,15 +24,16 @@ import io
 import json
 import os
 import random
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-PG_ADMIN = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import scratch_database  # noqa: E402
+
 REDIS_URI = "redis://127.0.0.1:6379/14"
 
 
@@ -97,18 +98,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from survey import create_app
     from survey.extensions import db
-    from survey.migrations import upgrade
     from survey.models import Agency, Counter, Field
 
-    work = Path(tempfile.mkdtemp(prefix="sipas-inprocess-"))
-    name = f"sipas_inprocess_{os.getpid()}"
-    if args.db == "sqlite":
-        url = f"sqlite:///{work / 'bench.db'}"
-    else:
-        subprocess.run(["createdb", *PG_ADMIN, name], check=True)
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    try:
-        upgrade(url)
+    with scratch_database(args.db, "inprocess") as url:
         app = create_app(
             {
                 "SECRET_KEY": "benchmark-" + "0" * 40,
@@ -163,9 +155,6 @@ def main(argv: list[str] | None = None) -> int:
         with app.app_context():
             for engine in db.engines.values():
                 engine.dispose()
-    finally:
-        if args.db == "postgres":
-            subprocess.run(["dropdb", *PG_ADMIN, "--if-exists", "--force", name], check=True)
     print(
         f"{args.db}, rate limit {args.rate_limit}: {created} submissions; per submission "
         f"CPU {min(cpu):.3f} ms (best of {args.rounds}; all {', '.join(f'{c:.3f}' for c in cpu)}), "

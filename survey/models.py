@@ -63,7 +63,7 @@ BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class SmallIntArray(TypeDecorator[list[int | None]]):
-    """PostgreSQL ``smallint[]``, sent as an array literal (``{4,5,NULL}``).
+    """PostgreSQL ``smallint[]``, sent as an array literal (``{4, 5, null}``).
 
     psycopg dumps a Python list element by element in Python (about 1,800 bytecodes for 32
     codes, 8 % of a submission's Python work); a list of integers and ``None`` encoded by the C

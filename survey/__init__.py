@@ -11,10 +11,10 @@ from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import get_locale
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from survey import ratelimits
-from survey.config import SECRET_KEY_FILE, defaults
+from survey.config import SECRET_KEY_FILE, WRITE_BIND, defaults
 from survey.extensions import babel, csrf, db, login_manager
 
 
@@ -37,9 +37,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _require_secret_key(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    _add_write_bind(app.config)
     db.init_app(app)
     with app.app_context():
-        _tune_sqlite(db.engine)
+        for engine in db.engines.values():
+            _tune_sqlite(engine)
     csrf.init_app(app)
     ratelimits.init_app(app)
     login_manager.init_app(app)
@@ -106,6 +108,21 @@ def _require_secret_key(app: Flask) -> None:
         "string (it signs sessions and dossier QR tokens), e.g. "
         "SIPAS_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
     )
+
+
+def _add_write_bind(config: dict[str, Any]) -> None:
+    """Declare the engine of the submission write path: the same database, in autocommit.
+
+    Its pooled connections are opened in autocommit once, instead of being switched to it and
+    back on every checkout (3 % of a submission's instructions). An in-memory SQLite database
+    exists once per engine, so there the write path keeps the main engine.
+    """
+    url = make_url(config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return
+    binds = dict(config.get("SQLALCHEMY_BINDS") or {})
+    binds.setdefault(WRITE_BIND, {"url": url, "isolation_level": "AUTOCOMMIT"})
+    config["SQLALCHEMY_BINDS"] = binds
 
 
 def _tune_sqlite(engine: Engine) -> None:

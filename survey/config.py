@@ -18,6 +18,11 @@ DEFAULT_INSTANCE_DB = "sipas.db"
 SECRET_KEY_FILE = "secret_key"
 
 
+# Flask-SQLAlchemy bind key of the engine the submission write path uses (the main database in
+# autocommit; added by `survey.create_app`).
+WRITE_BIND = "autocommit_writes"
+
+
 def defaults(instance_path: str) -> dict[str, Any]:
     """Return the default configuration for an app whose instance folder is ``instance_path``."""
     return {
@@ -31,9 +36,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # pool, and save_response retries its idempotent write on a fresh connection; connections
         # are also replaced after pool_recycle seconds (before any server-side idle timeout).
         # skip_autocommit_rollback: no DBAPI rollback() when an autocommit connection (the
-        # PostgreSQL write path) returns to the pool. pool_size: keep it >= the gunicorn threads
-        # per worker, or connections beyond it are opened and closed on every request (a new
-        # PostgreSQL backend each time).
+        # write path's) returns to the pool. pool_size: keep it >= the gunicorn threads per
+        # worker, or connections beyond it are opened and closed on every request (a new
+        # PostgreSQL backend each time). These options apply to both engines, the main one and
+        # the write path's (WRITE_BIND): a worker holds at most 2 connections per thread.
         "SQLALCHEMY_ENGINE_OPTIONS": {
             "pool_recycle": 1800,
             "pool_size": 10,

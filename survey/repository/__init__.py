@@ -45,7 +45,7 @@ from survey.repository.questionnaires import (
     record_form_version,
 )
 from survey.repository.reading import StoredResponse, get_response, list_responses
-from survey.repository.responses import SaveResult, save_response, token_used
+from survey.repository.responses import SaveResult, save_response, token_used, write_engine
 from survey.repository.units import UNIT_CACHE_SECONDS, clear_caches
 
 __all__ = [
@@ -83,4 +83,5 @@ __all__ = [
     "save_response",
     "token_used",
     "verify_api_key",
+    "write_engine",
 ]

@@ -2,9 +2,9 @@
 
 The response row carries its closed answers as one array of codes (``answer_codes``, in the order
 of its form version's ``item_keys``), so a submission is one ``INSERT`` of one row: one round
-trip on PostgreSQL, in autocommit (its own transaction, all or nothing). Idempotency and single
-use are enforced by UNIQUE constraints (``uuid``, ``token_id``), never by a check-then-insert, so
-concurrent resubmits are safe.
+trip on PostgreSQL, in autocommit (its own transaction, all or nothing), on the engine of
+:func:`write_engine`. Idempotency and single use are enforced by UNIQUE constraints (``uuid``,
+``token_id``), never by a check-then-insert, so concurrent resubmits are safe.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from survey.config import WRITE_BIND
 from survey.extensions import db
 from survey.models import Response
 from survey.quality import format_flags, parse_flags, quality_flags
@@ -26,7 +27,7 @@ from survey.repository.questionnaires import load_form, record_form_version, val
 from survey.repository.units import resolve_units
 from survey.submissions import CHANNELS, Submission, content_hash
 
-__all__ = ["SaveResult", "save_response", "token_used"]
+__all__ = ["SaveResult", "save_response", "token_used", "write_engine"]
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def save_response(submission: Submission, *, now: datetime | None = None) -> Sav
         "dossier_hash": submission.dossier_hash,
         "answer_codes": layout.encode(answers),
     }
-    engine = db.engine
+    engine = write_engine()
     for attempt in (1, 2):
         try:
             _store(engine, row)
@@ -130,9 +131,21 @@ def save_response(submission: Submission, *, now: datetime | None = None) -> Sav
     return SaveResult(submission.uuid, True, flags)
 
 
+def write_engine() -> Engine:
+    """The engine whose connections are in autocommit: each statement is its own transaction.
+
+    The ``WRITE_BIND`` engine :func:`survey.create_app` declares; for an in-memory SQLite
+    database, which exists once per engine, the main engine switched to autocommit.
+    """
+    engines = db.engines
+    if WRITE_BIND in engines:
+        return engines[WRITE_BIND]
+    return engines[None].execution_options(isolation_level="AUTOCOMMIT")
+
+
 def _store(engine: Engine, row: dict[str, object]) -> None:
     """Insert the response row in its own transaction (IntegrityError: nothing written)."""
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    with engine.connect() as connection:
         connection.execute(_INSERT_RESPONSE, row)
 
 

@@ -129,8 +129,9 @@ def test_answers_move_into_arrays_and_back(unmigrated_url):
             for rid, answers in _OLD_ANSWERS.items():
                 found = repository.get_response(uuid.UUID(f"00000000-0000-4000-8000-{rid:012d}"))
                 assert found is not None and found.answers == answers
-            app_engine = db.engine
-        app_engine.dispose()
+            app_engines = list(db.engines.values())
+        for app_engine in app_engines:
+            app_engine.dispose()
 
         command.downgrade(alembic_config(unmigrated_url), "0001")
         with engine.connect() as connection:
@@ -180,5 +181,6 @@ def test_new_answer_columns_are_appended_to_a_converted_version(unmigrated_url):
         )
         stored = repository.list_responses(form_id=form.id)
         assert [r.answers for r in stored] == [*_OLD_ANSWERS.values(), answers]
-        app_engine = db.engine
-    app_engine.dispose()
+        app_engines = list(db.engines.values())
+    for app_engine in app_engines:
+        app_engine.dispose()

@@ -47,7 +47,7 @@ def _statements_of(app, work) -> list[str]:
     def on_commit(_conn) -> None:
         sent.append("COMMIT")
 
-    engine = db.engine
+    engine = repository.write_engine()
     event.listen(engine, "before_cursor_execute", on_execute)
     event.listen(engine, "commit", on_commit)
     try:
@@ -89,14 +89,15 @@ def test_a_dead_pooled_connection_is_replaced_and_the_write_retried(app, units, 
         if db.engine.dialect.name != "postgresql":
             # SQLite connections cannot be killed from outside; a disposed pool must still serve.
             db.session.remove()
-            db.engine.dispose()
+            for engine in db.engines.values():
+                engine.dispose()
             assert repository.save_response(_submission(), now=NOW).created
             return
         repository.save_response(_submission(), now=NOW)  # warms the caches: no session use next
-        db.session.remove()
-        db.engine.dispose()
+        engine = repository.write_engine()
+        engine.dispose()
         repository.save_response(_submission(), now=NOW)  # the pool now holds one connection
-        with db.engine.connect() as connection:
+        with engine.connect() as connection:
             pid = connection.scalar(text("SELECT pg_backend_pid()"))
         killer = create_engine(database_url)
         try:
@@ -105,7 +106,7 @@ def test_a_dead_pooled_connection_is_replaced_and_the_write_retried(app, units, 
         finally:
             killer.dispose()
         invalidated: list[object] = []
-        event.listen(db.engine.pool, "invalidate", lambda *args: invalidated.append(args))
+        event.listen(engine.pool, "invalidate", lambda *args: invalidated.append(args))
         sub = _submission()
         assert repository.save_response(sub, now=NOW).created
         assert invalidated, "the dead connection was not detected (nothing was retried)"

@@ -237,6 +237,8 @@ class Form:
     content_hash : str
         sha256 (hex) of the canonical JSON of `to_dict`; two forms are equal when their hashes
         are. TOML comments and layout do not change it.
+    rating_keys : tuple[str, ...]
+        Keys of the rating items, in form order.
     """
 
     id: str
@@ -254,17 +256,25 @@ class Form:
     comment: Item | None
     aggregation: Aggregation
     content_hash: str = field(init=False)
+    rating_keys: tuple[str, ...] = field(init=False, repr=False)
     _items: Mapping[str, Item] = field(init=False, repr=False)
     # Valid codes per answerable item (closed items, form order), built once: validation runs
     # on every submission.
     _allowed: Mapping[str, frozenset[int]] = field(init=False, repr=False)
+    _valid_pairs: frozenset[tuple[str, int]] = field(init=False, repr=False)
+    _ignored: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "rating_keys", tuple(i.key for i in self.rating_items))
         items = {i.key: i for i in (*self.rating_items, *self.expectation_items)}
         items.update({i.key: i for i in self.profile_items})
         object.__setattr__(
             self, "_allowed", MappingProxyType({k: i.codes for k, i in items.items()})
         )
+        pairs = frozenset((k, code) for k, codes in self._allowed.items() for code in codes)
+        object.__setattr__(self, "_valid_pairs", pairs)
+        ignored = frozenset({self.comment.key} if self.comment is not None else ())
+        object.__setattr__(self, "_ignored", ignored)
         if self.comment is not None:
             items[self.comment.key] = self.comment
         object.__setattr__(self, "_items", MappingProxyType(items))
@@ -323,15 +333,14 @@ class Form:
         Returns
         -------
         dict[str, int]
-            The answered items in form order; skipped items are left out.
+            The answered items, in the order given; skipped items are left out.
 
         Raises
         ------
         InvalidAnswers
             With every problem found: ``unknown_item``, ``not_an_integer``, ``out_of_range``.
         """
-        ignored = {self.comment.key} if self.comment is not None else set()
-        return check_answers(answers, self._allowed, ignored)
+        return check_answers(answers, self._allowed, self._ignored, self._valid_pairs)
 
     def validate_comment(self, text: object) -> str | None:
         """Clean the free-text comment: ``None`` when blank, else NFC-normalised stripped text.

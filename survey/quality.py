@@ -26,7 +26,7 @@ FLAGS: tuple[str, ...] = ("too_fast", "straightlining", "honeypot")
 
 
 def quality_flags(
-    rating_answers: Mapping[str, int],
+    rating_answers: Mapping[str, int | None],
     *,
     started_at: datetime | None,
     submitted_at: datetime,
@@ -39,8 +39,8 @@ def quality_flags(
 
     Parameters
     ----------
-    rating_answers : Mapping[str, int]
-        Validated codes of the rating items only (skipped items absent).
+    rating_answers : Mapping[str, int or None]
+        Validated codes of the rating items only (skipped items absent or ``None``).
     started_at, submitted_at : datetime
         When the form was opened (``None`` if unknown: no ``too_fast`` check) and submitted.
         Both timezone-aware.
@@ -66,8 +66,9 @@ def quality_flags(
     if started_at is not None:
         if (submitted_at - started_at).total_seconds() < min_seconds:
             found.add("too_fast")
-    rated = [code for code in rating_answers.values() if code != not_applicable]
-    if len(rated) >= straightline_min_items and len(set(rated)) == 1:
+    codes = [*rating_answers.values()]
+    n_rated = len(codes) - codes.count(None) - codes.count(not_applicable)
+    if n_rated >= straightline_min_items and len({*codes} - {None, not_applicable}) == 1:
         found.add("straightlining")
     if honeypot is not None and honeypot.strip():
         found.add("honeypot")

@@ -38,7 +38,7 @@ class FormLayout:
 
     def encode(self, answers: Mapping[str, int]) -> list[int | None]:
         """The codes in column order, ``None`` for a skipped item (every key must be a column)."""
-        return [answers.get(key) for key in self.item_keys]
+        return [*map(answers.get, self.item_keys)]
 
 
 def decode_answers(item_keys: Sequence[str], codes: Sequence[int | None] | None) -> dict[str, int]:

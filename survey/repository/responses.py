@@ -85,8 +85,9 @@ def save_response(submission: Submission, *, now: datetime | None = None) -> Sav
     answers, comment = validate_submission(form, submission)
     units = resolve_units(submission)
     submitted_at = now or datetime.now(UTC)
+    rating_keys = form.rating_keys
     flags = quality_flags(
-        {item.key: answers[item.key] for item in form.rating_items if item.key in answers},
+        dict(zip(rating_keys, map(answers.get, rating_keys), strict=True)),
         started_at=submission.started_at,
         submitted_at=submitted_at,
         min_seconds=current_app.config["SIPAS_MIN_SECONDS"],

@@ -18,7 +18,7 @@ def problems_of(form, answers):
     return [(p.item_key, p.code) for p in info.value.problems]
 
 
-def test_clean_answers_come_back_as_ints_in_form_order(form):
+def test_clean_answers_come_back_as_ints(form):
     answers = {"sex": "2", "e1_2": 0, "e1_1": " 5 ", "x3": 3, "age_band": 1}
     assert form.validate_answers(answers) == {
         "e1_1": 5,
@@ -27,7 +27,21 @@ def test_clean_answers_come_back_as_ints_in_form_order(form):
         "sex": 2,
         "age_band": 1,
     }
-    assert list(form.validate_answers(answers)) == ["e1_1", "e1_2", "x3", "sex", "age_band"]
+    assert list(form.validate_answers(answers)) == ["sex", "e1_2", "e1_1", "x3", "age_band"]
+
+
+def test_valid_int_answers_take_the_set_check_and_come_back_equal(form):
+    answers = {"e1_1": 5, "e1_2": 0, "x3": 3, "sex": 2}
+    clean = form.validate_answers(answers)
+    assert clean == answers and clean is not answers
+    # Values equal to a valid code but not an int never pass as one: True == 1, 4.0 == 4.
+    assert problems_of(form, {"e1_1": True, "e1_2": 4}) == [("e1_1", "not_an_integer")]
+    assert problems_of(form, {"e1_1": 4.0}) == [("e1_1", "not_an_integer")]
+    # Unhashable values get their problem, not a TypeError from the set check.
+    assert problems_of(form, {"e1_1": [4], "sex": {"a": 1}}) == [
+        ("e1_1", "not_an_integer"),
+        ("sex", "not_an_integer"),
+    ]
 
 
 def test_skipped_answers_are_left_out(form):

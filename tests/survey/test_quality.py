@@ -38,6 +38,10 @@ def test_straightlining_needs_enough_identical_rated_items():
     # not applicable (0) is ignored, so four rated items are too few
     assert flags({"a": 4, "b": 4, "c": 4, "d": 4, "e": 0}) == ()
     assert flags({"a": 4, "b": 4, "c": 4, "d": 4, "e": 0, "f": 4}) == ("straightlining",)
+    # skipped items (None) count neither as rated nor as a different answer
+    assert flags({"a": 4, "b": 4, "c": 4, "d": 4, "e": None}) == ()
+    assert flags({"a": 4, "b": None, "c": 4, "d": 4, "e": 4, "f": 4}) == ("straightlining",)
+    assert flags({"a": 4, "b": 4, "c": 4, "d": 4, "e": 0, "f": 3}) == ()
 
 
 @pytest.mark.parametrize(

@@ -15,18 +15,23 @@ import click
 
 __all__ = [
     "SERVE_BACKLOG",
+    "SERVE_DEFAULTS",
     "SERVE_KEEP_ALIVE",
-    "SERVE_WORKERS_PER_CPU",
     "demo",
     "gunicorn_argv",
     "serve",
+    "serve_defaults",
 ]
 
-# gunicorn settings of ``sipas serve``, the best the submission benchmark found (issue #2;
-# docs/benchmarks.md, section A): sync workers, 2 per CPU core. The alternative is gthread
-# workers with keep-alive (``--threads``), which lets more PostgreSQL transactions commit
-# together but costs more CPU per request in Python (threads share one interpreter lock).
-SERVE_WORKERS_PER_CPU = 2
+# gunicorn settings of ``sipas serve``, the best the submission benchmark found for each database
+# (issue #2; docs/benchmarks.md, section A), as (workers per CPU core, threads per worker):
+# - PostgreSQL: gthread workers, 1 per core with 4 threads and keep-alive. A sync worker sits idle
+#   while its one request waits for the database; gthread 2x4 was the fastest configuration in
+#   every series on the 2-core benchmark machine.
+# - SQLite: sync workers, 2 per core. Writes to one file are serialised anyway, and sync workers
+#   spent less CPU per submission than threads sharing one interpreter lock.
+# ``--workers`` and ``--threads`` override them; ``--threads 1`` means sync workers.
+SERVE_DEFAULTS: dict[str, tuple[int, int]] = {"postgresql": (1, 4), "sqlite": (2, 1)}
 SERVE_KEEP_ALIVE = 5
 SERVE_BACKLOG = 2048
 
@@ -83,8 +88,16 @@ def gunicorn_argv(
     return [*argv, "survey:create_app()"]
 
 
-def _default_workers() -> int:
-    return SERVE_WORKERS_PER_CPU * (os.cpu_count() or 1)
+def serve_defaults(database_url: str | None) -> tuple[int, int]:
+    """``(workers, threads)`` for this machine and database (:data:`SERVE_DEFAULTS`).
+
+    ``database_url`` is ``SIPAS_SQLALCHEMY_DATABASE_URI`` (``None``: the default SQLite file).
+    """
+    from sqlalchemy.engine import make_url
+
+    backend = make_url(database_url).get_backend_name() if database_url else "sqlite"
+    per_cpu, threads = SERVE_DEFAULTS.get(backend, SERVE_DEFAULTS["postgresql"])
+    return per_cpu * (os.cpu_count() or 1), threads
 
 
 @click.command()
@@ -92,16 +105,13 @@ def _default_workers() -> int:
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    default=_default_workers,
-    show_default=f"{SERVE_WORKERS_PER_CPU} per CPU core",
-    help="Gunicorn worker processes.",
+    help="Gunicorn worker processes [default: 1 per CPU core on PostgreSQL, 2 on SQLite].",
 )
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Threads per worker; more than 1 serves with gthread workers and keep-alive.",
+    help="Threads per worker; 1 gives sync workers, more gthread workers with keep-alive "
+    "[default: 4 on PostgreSQL, 1 on SQLite].",
 )
 @click.option(
     "--keep-alive",
@@ -110,11 +120,17 @@ def _default_workers() -> int:
     show_default=True,
     help="Seconds an idle connection stays open (gthread workers only).",
 )
-def serve(bind: str, workers: int, threads: int, keep_alive: int) -> None:
+def serve(bind: str, workers: int | None, threads: int | None, keep_alive: int) -> None:
     """Serve the application with gunicorn (configure it with SIPAS_* variables).
 
-    Put a buffering reverse proxy (nginx) in front of it on the Internet: sync workers serve one
-    request at a time, so slow clients must not hold them.
+    The worker settings default to the best the benchmark found for the configured database
+    (:func:`serve_defaults`). Put a buffering reverse proxy (nginx) in front of it on the
+    Internet: a worker thread serves one request at a time, so slow clients must not hold it.
     """
+    default_workers, default_threads = serve_defaults(
+        os.environ.get("SIPAS_SQLALCHEMY_DATABASE_URI")
+    )
+    workers = workers or default_workers
+    threads = threads or default_threads
     argv = gunicorn_argv(bind, workers, threads, keep_alive)
     os.execvp(sys.executable, [sys.executable, "-m", *argv])

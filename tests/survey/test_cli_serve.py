@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from survey import cli, serving
@@ -24,21 +25,44 @@ def _option(argv: list[str], name: str) -> str:
     return argv[argv.index(name) + 1]
 
 
-def test_serve_defaults_to_sync_workers_per_core(monkeypatch):
+@pytest.mark.parametrize(
+    ("url", "workers_per_cpu", "worker_class"),
+    [
+        ("postgresql+psycopg://sipas@db/sipas", 1, "gthread"),
+        ("sqlite:////srv/sipas/sipas.db", 2, "sync"),
+        (None, 2, "sync"),  # the default database is a SQLite file
+    ],
+)
+def test_serve_defaults_follow_the_database(monkeypatch, url, workers_per_cpu, worker_class):
     monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    if url is None:
+        monkeypatch.delenv("SIPAS_SQLALCHEMY_DATABASE_URI", raising=False)
+    else:
+        monkeypatch.setenv("SIPAS_SQLALCHEMY_DATABASE_URI", url)
     argv = _served(monkeypatch)
     assert argv[-1] == "survey:create_app()"
     assert _option(argv, "--bind") == "127.0.0.1:8000"
-    assert _option(argv, "--workers") == str(3 * serving.SERVE_WORKERS_PER_CPU)
-    assert _option(argv, "--worker-class") == "sync"
-    assert "--threads" not in argv and "--keep-alive" not in argv
+    assert _option(argv, "--workers") == str(3 * workers_per_cpu)
+    assert _option(argv, "--worker-class") == worker_class
+    if worker_class == "gthread":
+        assert _option(argv, "--threads") == "4"
+        assert _option(argv, "--keep-alive") == str(serving.SERVE_KEEP_ALIVE)
+    else:
+        assert "--threads" not in argv and "--keep-alive" not in argv
 
 
-def test_serve_with_threads_uses_gthread_and_keep_alive(monkeypatch):
+def test_serve_with_threads_and_keep_alive(monkeypatch):
     argv = _served(monkeypatch, "--workers", "2", "--threads", "8", "--keep-alive", "7")
     assert _option(argv, "--workers") == "2"
     assert _option(argv, "--worker-class") == "gthread"
     assert _option(argv, "--threads") == "8" and _option(argv, "--keep-alive") == "7"
+
+
+def test_serve_with_one_thread_uses_sync_workers(monkeypatch):
+    monkeypatch.setenv("SIPAS_SQLALCHEMY_DATABASE_URI", "postgresql+psycopg://sipas@db/sipas")
+    argv = _served(monkeypatch, "--threads", "1")
+    assert _option(argv, "--worker-class") == "sync"
+    assert "--threads" not in argv and "--keep-alive" not in argv
 
 
 def test_serve_refuses_nonsense(monkeypatch):

@@ -112,3 +112,41 @@ def test_a_dead_pooled_connection_is_replaced_and_the_write_retried(app, units, 
         assert invalidated, "the dead connection was not detected (nothing was retried)"
         assert repository.get_response(sub.uuid).answers == ANSWERS
         assert db.session.scalar(select(func.count()).select_from(Response)) == 3
+
+
+def test_writes_use_an_engine_of_their_own_on_the_same_database(app, units):
+    with app.app_context():
+        write = repository.write_engine()
+        assert write is not db.engine
+        assert write.url.render_as_string(hide_password=False) == db.engine.url.render_as_string(
+            hide_password=False
+        )
+        sub = _submission()
+        repository.save_response(sub, now=NOW)
+        # Written in autocommit on the write engine, read back through the app's session.
+        assert repository.get_response(sub.uuid).answers == ANSWERS
+
+
+def test_an_in_memory_sqlite_database_keeps_one_engine_for_writes():
+    """Each engine of ``sqlite://`` would be a database of its own: writes use the main one."""
+    from survey import create_app
+    from survey.models import Agency
+
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            "SQLALCHEMY_ENGINE_OPTIONS": {},  # one static connection: no pool size
+            "SECRET_KEY": "x",
+            "TESTING": True,
+        }
+    )
+    with app.app_context():
+        assert list(db.engines) == [None]
+        db.metadata.create_all(db.engine)
+        db.session.add(Agency(code="STP", name_vi="Sở Tư pháp", level="department"))
+        db.session.commit()
+        sub = _submission(counter_code=None, agency_code="STP")
+        assert repository.save_response(sub, now=NOW).created
+        assert repository.get_response(sub.uuid).answers == ANSWERS
+        db.session.remove()
+        db.engine.dispose()

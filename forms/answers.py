@@ -56,10 +56,6 @@ def check_answers(
     problems: list[AnswerProblem] = []
     clean: dict[str, int] = {}
     for key, value in answers.items():
-        valid = allowed.get(key)
-        if type(value) is int and valid is not None and value in valid:
-            clean[key] = value  # the common case, checked first (bool is not int here)
-            continue
         if key in ignored:
             continue
         if key not in allowed:

@@ -22,6 +22,9 @@ Writes ``benchmarks/out/submissions/<db>/results.json`` and the section ``submis
 
     .venv/bin/python benchmarks/submissions.py --db sqlite
     .venv/bin/python benchmarks/submissions.py --db postgres --configs sync:3,gthread:2x8
+    # the same gunicorn without sipas serve's CPU pinning (survey/gunicorn_config.py):
+    .venv/bin/python benchmarks/submissions.py --db postgres \
+        --configs gthread:2x4,gthread:2x4:unpinned
 """
 
 from __future__ import annotations
@@ -68,36 +71,50 @@ FORM_ID = "sipas-counter"
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """A gunicorn configuration, parsed from ``sync:3`` or ``gthread:2x8``.
+    """A gunicorn configuration, parsed from ``sync:3``, ``gthread:2x8``, ``gthread:2x4:unpinned``.
 
     ``keep_alive``: seconds gunicorn keeps an idle connection open (gthread only: sync workers
-    close every connection after one request).
+    close every connection after one request). ``pinned``: ``sipas serve``'s default of one CPU
+    per worker when they divide evenly (``survey/gunicorn_config.py``); ``:unpinned`` turns it off.
     """
 
     worker_class: str
     workers: int
     threads: int = 1
     keep_alive: int = 5
+    pinned: bool = True
 
     @classmethod
     def parse(cls, text: str) -> ServerConfig:
-        match = re.fullmatch(r"(sync|gthread):(\d+)(?:x(\d+))?", text.strip())
+        match = re.fullmatch(r"(sync|gthread):(\d+)(?:x(\d+))?(:unpinned)?", text.strip())
         if not match:
-            raise argparse.ArgumentTypeError(f"bad config {text!r}; use sync:3 or gthread:2x8")
-        kind, workers, threads = match.groups()
-        return cls(kind, int(workers), int(threads or (1 if kind == "sync" else 4)))
+            raise argparse.ArgumentTypeError(
+                f"bad config {text!r}; use sync:3, gthread:2x8 or gthread:2x8:unpinned"
+            )
+        kind, workers, threads, unpinned = match.groups()
+        threads = int(threads or (1 if kind == "sync" else 4))
+        return cls(kind, int(workers), threads, pinned=not unpinned)
 
     @property
     def label(self) -> str:
-        if self.worker_class == "sync":
-            return f"sync ×{self.workers}"
-        return f"gthread {self.workers}×{self.threads}"
+        name = (
+            f"sync ×{self.workers}"
+            if self.worker_class == "sync"
+            else (f"gthread {self.workers}×{self.threads}")
+        )
+        return name if self.pinned else f"{name} unpinned"
 
     def gunicorn_args(self, port: int) -> list[str]:
         """The command line ``sipas serve`` runs for this configuration (gunicorn's options)."""
         from survey.serving import gunicorn_argv
 
-        argv = gunicorn_argv(f"127.0.0.1:{port}", self.workers, self.threads, self.keep_alive)
+        argv = gunicorn_argv(
+            f"127.0.0.1:{port}",
+            self.workers,
+            self.threads,
+            self.keep_alive,
+            pin_workers=self.pinned,
+        )
         if self.worker_class == "gthread" and self.threads == 1:
             argv[argv.index("sync")] = "gthread"  # gthread with one thread: still keep-alive
             argv[-1:-1] = ["--keep-alive", str(self.keep_alive)]
@@ -500,6 +517,8 @@ def render(db_kind: str, results: list[dict[str, object]], command: str, args, f
         f"{args.duration} s measured, on the same machine as the server. Rate limits on (Redis), "
         f"submit limit raised to `{SUBMIT_LIMIT}`. gthread workers keep idle connections "
         f"{getattr(args, 'keep_alive', 2)} s (`--keep-alive`); sync workers close each one. "
+        "Workers are pinned one per CPU when they divide evenly over the cores, as by "
+        "`sipas serve` (`survey/gunicorn_config.py`), unless marked unpinned. "
         "CPU ms / submission: CPU seconds of gunicorn, the PostgreSQL backends, Redis and wrk "
         "during the measured run (from /proc) divided by the 201 answers.",
         "",
@@ -602,7 +621,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--configs",
         default="sync:2,sync:3,sync:4,gthread:2x4,gthread:3x4",
-        help="comma-separated gunicorn configs: sync:N or gthread:NxT",
+        help="comma-separated gunicorn configs: sync:N or gthread:NxT, ':unpinned' appended "
+        "for no CPU pinning",
     )
     parser.add_argument("--duration", type=int, default=20, help="measured seconds")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up seconds")

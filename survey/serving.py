@@ -68,16 +68,24 @@ def demo(
 
 
 def gunicorn_argv(
-    bind: str, workers: int, threads: int = 1, keep_alive: int = SERVE_KEEP_ALIVE
+    bind: str,
+    workers: int,
+    threads: int = 1,
+    keep_alive: int = SERVE_KEEP_ALIVE,
+    *,
+    pin_workers: bool = True,
 ) -> list[str]:
     """The gunicorn command line of ``sipas serve`` (without the interpreter).
 
     ``threads`` = 1 gives sync workers (one request at a time per process, each connection closed
     after its answer); more gives gthread workers that keep idle connections open
     ``keep_alive`` seconds. The heartbeat file lives in ``/dev/shm`` when there is one (gunicorn
-    touches it on every request).
+    touches it on every request). ``pin_workers`` loads :mod:`survey.gunicorn_config`, which
+    pins each worker to one CPU when the workers divide evenly over the CPUs.
     """
     argv = ["gunicorn", "--bind", bind, "--workers", str(workers), "--backlog", str(SERVE_BACKLOG)]
+    if pin_workers:
+        argv += ["--config", str(Path(__file__).with_name("gunicorn_config.py"))]
     if threads > 1:
         argv += ["--worker-class", "gthread", "--threads", str(threads)]
         argv += ["--keep-alive", str(keep_alive)]
@@ -120,7 +128,15 @@ def serve_defaults(database_url: str | None) -> tuple[int, int]:
     show_default=True,
     help="Seconds an idle connection stays open (gthread workers only).",
 )
-def serve(bind: str, workers: int | None, threads: int | None, keep_alive: int) -> None:
+@click.option(
+    "--pin-workers/--no-pin-workers",
+    default=True,
+    show_default=True,
+    help="Pin each worker to one CPU when the workers divide evenly over the CPUs.",
+)
+def serve(
+    bind: str, workers: int | None, threads: int | None, keep_alive: int, pin_workers: bool
+) -> None:
     """Serve the application with gunicorn (configure it with SIPAS_* variables).
 
     The worker settings default to the best the benchmark found for the configured database
@@ -132,5 +148,5 @@ def serve(bind: str, workers: int | None, threads: int | None, keep_alive: int) 
     )
     workers = workers or default_workers
     threads = threads or default_threads
-    argv = gunicorn_argv(bind, workers, threads, keep_alive)
+    argv = gunicorn_argv(bind, workers, threads, keep_alive, pin_workers=pin_workers)
     os.execvp(sys.executable, [sys.executable, "-m", *argv])

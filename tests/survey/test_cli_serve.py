@@ -1,14 +1,21 @@
-"""``sipas serve``: the gunicorn command line it runs (the settings the benchmark found best)."""
+"""``sipas serve``: the gunicorn command line it runs (the settings the benchmark found best) and
+the CPU pinning of its workers (``survey/gunicorn_config.py``)."""
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
 
-from survey import cli, serving
+from survey import cli, gunicorn_config, serving
 
 
 def _served(monkeypatch, *args: str) -> list[str]:
@@ -69,3 +76,109 @@ def test_serve_refuses_nonsense(monkeypatch):
     monkeypatch.setattr(os, "execvp", lambda *_: None)
     result = CliRunner().invoke(cli.main, ["serve", "--workers", "0"])
     assert result.exit_code == 2 and "--workers" in result.output
+
+
+def test_serve_pins_workers_unless_told_not_to(monkeypatch):
+    argv = _served(monkeypatch, "--workers", "2")
+    config = Path(_option(argv, "--config"))
+    assert config == Path(serving.__file__).with_name("gunicorn_config.py") and config.is_file()
+    assert "--config" not in _served(monkeypatch, "--workers", "2", "--no-pin-workers")
+
+
+@pytest.mark.parametrize(
+    ("cpus", "workers", "taken", "chosen"),
+    [
+        ([0, 1], 2, [], 0),
+        ([0, 1], 2, [0], 1),
+        ([0, 1], 4, [0, 1, 0], 1),
+        ([0, 1], 4, [0, 1, 1], 0),  # a worker on CPU 0 died: its replacement goes there
+        ([2, 5], 2, [2], 5),  # the CPUs this process may use, not 0..n-1
+        ([0], 3, [0, 0], 0),
+        ([0, 1], 1, [], None),  # fewer workers than CPUs: the scheduler places them
+        ([0, 1], 3, [0, 1], None),  # an uneven split is worse than the scheduler's
+        ([0, 1, 2, 3], 4, [None, 0], 1),  # workers forked before pinning count for nothing
+    ],
+)
+def test_choose_cpu_spreads_workers_evenly(cpus, workers, taken, chosen):
+    assert gunicorn_config.choose_cpu(cpus, workers, taken) == chosen
+
+
+def test_fork_hooks_pin_each_new_worker_to_its_cpu(monkeypatch):
+    """The master's pre_fork chooses, the forked worker's post_fork pins (hooks run in order)."""
+    pinned: list[set[int]] = []
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "sched_setaffinity", lambda pid, cpus: pinned.append(set(cpus)))
+    server = SimpleNamespace(
+        num_workers=4, WORKERS={}, log=SimpleNamespace(debug=lambda *args: None)
+    )
+    for pid in range(100, 104):
+        worker = SimpleNamespace()
+        gunicorn_config.pre_fork(server, worker)
+        gunicorn_config.post_fork(server, worker)
+        server.WORKERS[pid] = worker
+    assert pinned == [{0}, {1}, {0}, {1}]
+    del server.WORKERS[101]  # the worker on CPU 1 died; gunicorn forks a replacement
+    gunicorn_config.pre_fork(server, replacement := SimpleNamespace())
+    assert replacement.sipas_cpu == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _worker_cpus(master: int) -> list[set[int]]:
+    """The CPU sets of the master's child processes (its workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rfind(")") + 2 :].split()[1]) == master:
+            found.append(os.sched_getaffinity(int(entry.name)))
+    return found
+
+
+@pytest.mark.parametrize("pin", [True, False])
+def test_gunicorn_workers_run_on_their_own_cpus(tmp_path, pin):
+    """A real gunicorn with ``sipas serve``'s command line, one worker per CPU."""
+    cpus = os.sched_getaffinity(0)
+    port = _free_port()
+    argv = serving.gunicorn_argv(f"127.0.0.1:{port}", len(cpus), pin_workers=pin)
+    env = {
+        **os.environ,
+        "SIPAS_SECRET_KEY": "test-" + "0" * 40,
+        "SIPAS_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'serve.db'}",
+        "SIPAS_RATELIMIT_STORAGE_URI": "memory://",
+    }
+    master = subprocess.Popen(
+        [sys.executable, "-m", *argv],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    assert r.status == 200
+                workers = _worker_cpus(master.pid)
+                if len(workers) == len(cpus):
+                    break
+            except OSError:
+                pass
+            assert master.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.2)
+    finally:
+        master.terminate()
+        master.wait(timeout=30)
+    if pin:
+        assert sorted(workers, key=min) == [{cpu} for cpu in sorted(cpus)]
+    else:
+        assert workers == [cpus] * len(cpus)

@@ -15,23 +15,24 @@ import click
 
 __all__ = [
     "SERVE_BACKLOG",
-    "SERVE_DEFAULTS",
     "SERVE_KEEP_ALIVE",
+    "SERVE_THREADS",
+    "SERVE_WORKERS_PER_CPU",
     "demo",
     "gunicorn_argv",
     "serve",
     "serve_defaults",
 ]
 
-# gunicorn settings of ``sipas serve``, the best the submission benchmark found for each database
-# (issue #2; docs/benchmarks.md, section A), as (workers per CPU core, threads per worker):
-# - PostgreSQL: gthread workers, 1 per core with 4 threads and keep-alive. A sync worker sits idle
-#   while its one request waits for the database; gthread 2x4 was the fastest configuration in
-#   every series on the 2-core benchmark machine.
-# - SQLite: sync workers, 2 per core. Writes to one file are serialised anyway, and sync workers
-#   spent less CPU per submission than threads sharing one interpreter lock.
+# gunicorn settings of ``sipas serve``, the best the submission benchmark found on SQLite and on
+# PostgreSQL alike (issue #2; docs/benchmarks.md, section A): gthread workers, 1 per CPU core, each
+# pinned to its core (survey/gunicorn_config.py), with 4 threads and keep-alive. A sync worker sits
+# idle while its one request waits for the database or Redis. Until the workers were pinned, sync
+# workers (2 per core) were faster on SQLite; pinned, gthread 2x4 was the fastest configuration on
+# both databases in every round on the 2-core benchmark machine.
 # ``--workers`` and ``--threads`` override them; ``--threads 1`` means sync workers.
-SERVE_DEFAULTS: dict[str, tuple[int, int]] = {"postgresql": (1, 4), "sqlite": (2, 1)}
+SERVE_WORKERS_PER_CPU = 1
+SERVE_THREADS = 4
 SERVE_KEEP_ALIVE = 5
 SERVE_BACKLOG = 2048
 
@@ -96,16 +97,10 @@ def gunicorn_argv(
     return [*argv, "survey:create_app()"]
 
 
-def serve_defaults(database_url: str | None) -> tuple[int, int]:
-    """``(workers, threads)`` for this machine and database (:data:`SERVE_DEFAULTS`).
-
-    ``database_url`` is ``SIPAS_SQLALCHEMY_DATABASE_URI`` (``None``: the default SQLite file).
-    """
-    from sqlalchemy.engine import make_url
-
-    backend = make_url(database_url).get_backend_name() if database_url else "sqlite"
-    per_cpu, threads = SERVE_DEFAULTS.get(backend, SERVE_DEFAULTS["postgresql"])
-    return per_cpu * (os.cpu_count() or 1), threads
+def serve_defaults() -> tuple[int, int]:
+    """``(workers, threads)`` for this machine: :data:`SERVE_WORKERS_PER_CPU` per CPU core and
+    :data:`SERVE_THREADS`."""
+    return SERVE_WORKERS_PER_CPU * (os.cpu_count() or 1), SERVE_THREADS
 
 
 @click.command()
@@ -113,13 +108,13 @@ def serve_defaults(database_url: str | None) -> tuple[int, int]:
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    help="Gunicorn worker processes [default: 1 per CPU core on PostgreSQL, 2 on SQLite].",
+    help="Gunicorn worker processes [default: 1 per CPU core].",
 )
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
     help="Threads per worker; 1 gives sync workers, more gthread workers with keep-alive "
-    "[default: 4 on PostgreSQL, 1 on SQLite].",
+    "[default: 4].",
 )
 @click.option(
     "--keep-alive",
@@ -139,13 +134,11 @@ def serve(
 ) -> None:
     """Serve the application with gunicorn (configure it with SIPAS_* variables).
 
-    The worker settings default to the best the benchmark found for the configured database
-    (:func:`serve_defaults`). Put a buffering reverse proxy (nginx) in front of it on the
-    Internet: a worker thread serves one request at a time, so slow clients must not hold it.
+    The worker settings default to the best the benchmark found (:func:`serve_defaults`). Put a
+    buffering reverse proxy (nginx) in front of it on the Internet: a worker thread serves one
+    request at a time, so slow clients must not hold it.
     """
-    default_workers, default_threads = serve_defaults(
-        os.environ.get("SIPAS_SQLALCHEMY_DATABASE_URI")
-    )
+    default_workers, default_threads = serve_defaults()
     workers = workers or default_workers
     threads = threads or default_threads
     argv = gunicorn_argv(bind, workers, threads, keep_alive, pin_workers=pin_workers)

@@ -164,10 +164,65 @@ def run_timed(
 
 def _cpu_jiffies() -> tuple[int, int]:
     """Return (busy, total) jiffies of the whole machine from /proc/stat."""
-    with open("/proc/stat", encoding="ascii") as fh:
-        values = [int(v) for v in fh.readline().split()[1:]]
+    values = _cpu_times()
     idle = values[3] + values[4]
     return sum(values) - idle, sum(values)
+
+
+def _cpu_times() -> list[int]:
+    """Jiffies of the whole machine by state (user, nice, system, idle, iowait, irq, softirq,
+    steal, ...) from the first line of /proc/stat."""
+    with open("/proc/stat", encoding="ascii") as fh:
+        return [int(v) for v in fh.readline().split()[1:]]
+
+
+def machine_cpu_shares(before: Sequence[int], after: Sequence[int]) -> dict[str, float]:
+    """Percent of the machine's CPU time between two :func:`_cpu_times` readings that was busy
+    (user, system, interrupts), idle, waiting for the disk (iowait) or taken by the hypervisor
+    for other guests (steal)."""
+    delta = [b - a for a, b in zip(before, after, strict=False)]
+    total = sum(delta[:8]) or 1
+    idle, iowait, steal = delta[3], delta[4], delta[7]
+    return {
+        "busy": 100 * (total - idle - iowait - steal) / total,
+        "idle": 100 * idle / total,
+        "iowait": 100 * iowait / total,
+        "steal": 100 * steal / total,
+    }
+
+
+def host_probe(directory: Path, flushes: int = 100) -> dict[str, float]:
+    """How fast the host is right now, by the same work every time (≈ 0.2 s).
+
+    ``loop_ms``: 2 million additions in one Python thread; it takes longer when the host gives
+    this machine less CPU (or slower CPU). ``fdatasync_ms`` and ``fdatasync_p99_ms``: median and
+    99th percentile of ``flushes`` writes of 8 kB each followed by ``fdatasync`` in
+    ``directory``, as a PostgreSQL commit flushes its WAL.
+    """
+    start = time.perf_counter()
+    total = 0
+    for i in range(2_000_000):
+        total += i
+    loop_ms = 1000 * (time.perf_counter() - start)
+    path = directory / "fdatasync.probe"
+    times = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        block = b"\0" * 8192
+        for _ in range(flushes):
+            t0 = time.perf_counter()
+            os.write(fd, block)
+            os.fdatasync(fd)
+            times.append(1000 * (time.perf_counter() - t0))
+    finally:
+        os.close(fd)
+        path.unlink()
+    times.sort()
+    return {
+        "loop_ms": loop_ms,
+        "fdatasync_ms": times[len(times) // 2],
+        "fdatasync_p99_ms": times[min(len(times) - 1, int(0.99 * len(times)))],
+    }
 
 
 def _process_jiffies() -> dict[int, tuple[int, str]]:
@@ -194,7 +249,8 @@ class Background:
     Use as a context manager around the measured work; ``exclude`` is a predicate on a command
     line (the benchmark's own processes). After exit: ``busy_cpu_s`` (all processes),
     ``others`` (the top other processes by CPU seconds), ``own`` (every excluded process, i.e.
-    the benchmark's own, with its CPU seconds) and ``loadavg`` (at entry).
+    the benchmark's own, with its CPU seconds), ``loadavg`` (at entry) and ``machine`` (percent
+    of the machine's CPU time busy, idle, in iowait and stolen, :func:`machine_cpu_shares`).
     """
 
     def __init__(self, exclude_patterns: Sequence[str] = (), interval: float = 1.0) -> None:
@@ -209,11 +265,13 @@ class Background:
         self._thread: threading.Thread | None = None
         self._cpu: dict[str, float] = {}
         self._own: dict[str, float] = {}
+        self.machine: dict[str, float] = {}
 
     def __enter__(self) -> Background:
         self.loadavg = os.getloadavg()
         self._t0 = time.perf_counter()
         self._busy0 = _cpu_jiffies()[0]
+        self._times0 = _cpu_times()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -241,6 +299,7 @@ class Background:
             self._thread.join()
         self.wall_s = time.perf_counter() - self._t0
         self.busy_cpu_s = (_cpu_jiffies()[0] - self._busy0) / CLK_TCK
+        self.machine = machine_cpu_shares(self._times0, _cpu_times())
         ranked = sorted(self._cpu.items(), key=lambda kv: -kv[1])
         self.others = [(cmd, round(sec, 1)) for cmd, sec in ranked if sec >= 0.5][:6]
         ranked_own = sorted(self._own.items(), key=lambda kv: -kv[1])
@@ -256,6 +315,11 @@ class Background:
         )
         if self.others:
             text += " (" + "; ".join(f"`{cmd[:70]}` {sec:.1f} s" for cmd, sec in self.others) + ")"
+        shares = self.machine
+        text += (
+            f"; machine CPU busy {shares['busy']:.0f} %, idle {shares['idle']:.0f} %, "
+            f"iowait {shares['iowait']:.0f} %, steal {shares['steal']:.0f} %"
+        )
         return text
 
 

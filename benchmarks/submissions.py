@@ -56,6 +56,7 @@ from _harness import (  # noqa: E402
     PG_ADMIN,
     REPO,
     Background,
+    host_probe,
     machine,
     replace_section,
 )
@@ -381,6 +382,7 @@ def bench_config(
                 profiler = start_profiler(
                     server.proc.pid, seconds, work / "py-spy.txt", idle=args.profile == "wall"
                 )
+            probe = host_probe(work) if phase == "measure" else None
             with Background(own) as bg:
                 result = run_wrk(
                     server.base + "/api/v1/responses", seconds, args.connections, args.threads,
@@ -388,6 +390,8 @@ def bench_config(
                     work / f"wrk_{phase}.log",
                 )  # fmt: skip
             result["background"] = bg.summary()
+            result["machine_cpu"] = bg.machine
+            result["host_probe"] = probe
             result["own_cpu_s"] = bg.own
             result["run"] = run_id
             if profiler is not None:
@@ -547,9 +551,19 @@ def render(db_kind: str, results: list[dict[str, object]], command: str, args, f
             f"rows (warm-up + measured), {r['answers_rows']} stored answers "
             f"(= {r['items_per_response']} per response); {r['rate_limit_keys_in_redis']} "
             f"rate-limit keys in Redis. CPU during the measured run: {_cpu_split(m)}; "
-            f"{m['background']}."
+            f"{m['background']}{_probe_text(m.get('host_probe'))}."
         )
     return "\n".join(lines) + "\n"
+
+
+def _probe_text(probe: dict[str, float] | None) -> str:
+    """The host probe taken just before the measured run (:func:`_harness.host_probe`)."""
+    if not probe:
+        return ""
+    return (
+        f"; host probe before the run: 2 M Python additions {probe['loop_ms']:.0f} ms, "
+        f"fdatasync {probe['fdatasync_ms']:.2f} ms (p99 {probe['fdatasync_p99_ms']:.2f} ms)"
+    )
 
 
 def _summary(results: list[dict[str, object]]) -> list[str]:

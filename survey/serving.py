@@ -98,9 +98,14 @@ def gunicorn_argv(
 
 
 def serve_defaults() -> tuple[int, int]:
-    """``(workers, threads)`` for this machine: :data:`SERVE_WORKERS_PER_CPU` per CPU core and
-    :data:`SERVE_THREADS`."""
-    return SERVE_WORKERS_PER_CPU * (os.cpu_count() or 1), SERVE_THREADS
+    """``(workers, threads)`` for this machine: :data:`SERVE_WORKERS_PER_CPU` per CPU core this
+    process may run on (its affinity mask, e.g. a container's cpuset; all cores where there is
+    none) and :data:`SERVE_THREADS`."""
+    if hasattr(os, "sched_getaffinity"):
+        cpus = len(os.sched_getaffinity(0))
+    else:
+        cpus = os.cpu_count() or 1
+    return SERVE_WORKERS_PER_CPU * cpus, SERVE_THREADS
 
 
 @click.command()

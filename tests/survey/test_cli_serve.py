@@ -37,7 +37,8 @@ def _option(argv: list[str], name: str) -> str:
 )
 def test_serve_defaults_are_pinned_gthread_workers_one_per_cpu(monkeypatch, url):
     """The same on every database: the benchmark's best on SQLite and PostgreSQL alike."""
-    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 2, 5})  # e.g. a cpuset
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
     if url is None:  # the default database, a SQLite file
         monkeypatch.delenv("SIPAS_SQLALCHEMY_DATABASE_URI", raising=False)
     else:

@@ -162,13 +162,6 @@ def run_timed(
     return timed
 
 
-def _cpu_jiffies() -> tuple[int, int]:
-    """Return (busy, total) jiffies of the whole machine from /proc/stat."""
-    values = _cpu_times()
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
-
-
 def _cpu_times() -> list[int]:
     """Jiffies of the whole machine by state (user, nice, system, idle, iowait, irq, softirq,
     steal, ...) from the first line of /proc/stat."""
@@ -270,7 +263,6 @@ class Background:
     def __enter__(self) -> Background:
         self.loadavg = os.getloadavg()
         self._t0 = time.perf_counter()
-        self._busy0 = _cpu_jiffies()[0]
         self._times0 = _cpu_times()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -298,8 +290,10 @@ class Background:
         if self._thread is not None:
             self._thread.join()
         self.wall_s = time.perf_counter() - self._t0
-        self.busy_cpu_s = (_cpu_jiffies()[0] - self._busy0) / CLK_TCK
-        self.machine = machine_cpu_shares(self._times0, _cpu_times())
+        times = _cpu_times()
+        delta = [b - a for a, b in zip(self._times0, times, strict=False)]
+        self.busy_cpu_s = (sum(delta) - delta[3] - delta[4]) / CLK_TCK  # all but idle, iowait
+        self.machine = machine_cpu_shares(self._times0, times)
         ranked = sorted(self._cpu.items(), key=lambda kv: -kv[1])
         self.others = [(cmd, round(sec, 1)) for cmd, sec in ranked if sec >= 0.5][:6]
         ranked_own = sorted(self._own.items(), key=lambda kv: -kv[1])

@@ -22,7 +22,15 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["choose_cpu", "post_fork", "pre_fork"]
+__all__ = ["choose_cpu", "post_fork", "pre_fork", "usable_cpus"]
+
+
+def usable_cpus() -> list[int]:
+    """The CPUs this process may run on: its affinity mask (e.g. a container's cpuset) where
+    the system has one, else every CPU."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
 
 
 def choose_cpu(cpus: Sequence[int], workers: int, taken: Iterable[int | None]) -> int | None:
@@ -54,7 +62,7 @@ def pre_fork(server: Any, worker: Any) -> None:
     if not hasattr(os, "sched_setaffinity"):  # not on Linux: no pinning
         return
     worker.sipas_cpu = choose_cpu(
-        sorted(os.sched_getaffinity(0)),
+        usable_cpus(),
         server.num_workers,
         (getattr(live, "sipas_cpu", None) for live in server.WORKERS.values()),
     )

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from survey.gunicorn_config import usable_cpus
+
 __all__ = [
     "SERVE_BACKLOG",
     "SERVE_KEEP_ALIVE",
@@ -98,14 +100,10 @@ def gunicorn_argv(
 
 
 def serve_defaults() -> tuple[int, int]:
-    """``(workers, threads)`` for this machine: :data:`SERVE_WORKERS_PER_CPU` per CPU core this
-    process may run on (its affinity mask, e.g. a container's cpuset; all cores where there is
-    none) and :data:`SERVE_THREADS`."""
-    if hasattr(os, "sched_getaffinity"):
-        cpus = len(os.sched_getaffinity(0))
-    else:
-        cpus = os.cpu_count() or 1
-    return SERVE_WORKERS_PER_CPU * cpus, SERVE_THREADS
+    """``(workers, threads)`` for this machine: :data:`SERVE_WORKERS_PER_CPU` per CPU this
+    process may run on (:func:`survey.gunicorn_config.usable_cpus`, the CPUs the workers are
+    pinned to) and :data:`SERVE_THREADS`."""
+    return SERVE_WORKERS_PER_CPU * len(usable_cpus()), SERVE_THREADS
 
 
 @click.command()

@@ -1,15 +1,19 @@
 """The write path: :func:`save_response` stores a response with its answers in one statement.
 
 The response row carries its closed answers as one array of codes (``answer_codes``, in the order
-of its form version's ``item_keys``), so a submission is one ``INSERT`` of one row: one round
+of its form version's ``item_keys``), so a submission is one row of one ``INSERT``: one round
 trip on PostgreSQL, in autocommit (its own transaction, all or nothing), on the engine of
-:func:`write_engine`. Idempotency and single use are enforced by UNIQUE constraints (``uuid``,
-``token_id``), never by a check-then-insert, so concurrent resubmits are safe.
+:func:`write_engine`. Rows that the threads of one process store at the same moment share that
+``INSERT`` (group commit, :mod:`survey.repository.group_insert`). Idempotency and single use are
+enforced by UNIQUE constraints (``uuid``, ``token_id``), never by a check-then-insert, so
+concurrent resubmits are safe.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid as uuid_lib
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,11 +27,12 @@ from survey.extensions import db
 from survey.models import Response
 from survey.quality import format_flags, parse_flags, quality_flags
 from survey.repository.errors import ConflictingResubmission, SubmissionError, TokenAlreadyUsed
+from survey.repository.group_insert import GroupInsert, Outcome, skip_conflicts_insert
 from survey.repository.questionnaires import load_form, record_form_version, validate_submission
 from survey.repository.units import resolve_units
 from survey.submissions import CHANNELS, Submission, content_hash
 
-__all__ = ["SaveResult", "save_response", "token_used", "write_engine"]
+__all__ = ["SaveResult", "group_insert", "save_response", "token_used", "write_engine"]
 
 
 @dataclass(frozen=True)
@@ -75,8 +80,10 @@ def save_response(submission: Submission, *, now: datetime | None = None) -> Sav
 
     Notes
     -----
-    The write runs on a connection of its own (not the request's ORM session). If that pooled
-    connection turns out to be dead (the database restarted), the write is retried once on a new
+    The write runs on a connection of its own (not the request's ORM session), in the batch of
+    :func:`group_insert` that this thread leads or waits for. When that batch fails as a whole
+    (a bad row in it, a lost connection), the row is stored by itself; if its pooled connection
+    turns out to be dead (the database restarted), that write is retried once on a new
     connection: safe, because the UUID makes it idempotent.
     """
     if submission.channel not in CHANNELS:
@@ -119,7 +126,13 @@ def save_response(submission: Submission, *, now: datetime | None = None) -> Sav
         "answer_codes": layout.encode(answers),
     }
     engine = write_engine()
-    for attempt in (1, 2):
+    group = group_insert(engine)
+    outcome = group.insert(engine, row) if group is not None else Outcome.ALONE
+    if outcome is Outcome.STORED:
+        return SaveResult(submission.uuid, True, flags)
+    if outcome is Outcome.CONFLICT:
+        return _after_conflict(engine, submission, digest)
+    for attempt in (1, 2):  # Outcome.ALONE: its batch failed; store the row by itself
         try:
             _store(engine, row)
         except IntegrityError:
@@ -142,6 +155,24 @@ def write_engine() -> Engine:
     if WRITE_BIND in engines:
         return engines[WRITE_BIND]
     return engines[None].execution_options(isolation_level="AUTOCOMMIT")
+
+
+_GROUPS: weakref.WeakKeyDictionary[Engine, GroupInsert] = weakref.WeakKeyDictionary()
+_GROUPS_LOCK = threading.Lock()
+
+
+def group_insert(engine: Engine) -> GroupInsert | None:
+    """The queue through which this process's threads insert responses on ``engine``
+    (:mod:`survey.repository.group_insert`; created on first use), or None on a database
+    without ``INSERT … ON CONFLICT DO NOTHING RETURNING``."""
+    group = _GROUPS.get(engine)
+    if group is None:
+        statement = skip_conflicts_insert(Response.__table__, engine.dialect.name, "uuid")
+        if statement is None:
+            return None
+        with _GROUPS_LOCK:
+            group = _GROUPS.setdefault(engine, GroupInsert(statement, "uuid"))
+    return group
 
 
 def _store(engine: Engine, row: dict[str, object]) -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "PG_ADMIN",
     "Background",
     "Timed",
+    "connections_per_child",
     "machine",
     "replace_section",
     "run_timed",
@@ -220,7 +221,12 @@ def host_probe(directory: Path, flushes: int = 100) -> dict[str, float]:
 
 def _process_jiffies() -> dict[int, tuple[int, str]]:
     """Return {pid: (utime + stime jiffies, short command line)} for every process."""
-    out: dict[int, tuple[int, str]] = {}
+    return {pid: (jiffies, cmd) for pid, (jiffies, cmd, _ppid) in _processes().items()}
+
+
+def _processes() -> dict[int, tuple[int, str, int]]:
+    """Return {pid: (utime + stime jiffies, short command line, parent pid)} for every process."""
+    out: dict[int, tuple[int, str, int]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -232,8 +238,38 @@ def _process_jiffies() -> dict[int, tuple[int, str]]:
         except OSError:
             continue
         fields = stat[stat.rfind(")") + 2 :].split()
-        out[int(entry.name)] = (int(fields[11]) + int(fields[12]), cmd[:160] or stat[:40])
+        jiffies = int(fields[11]) + int(fields[12])
+        out[int(entry.name)] = (jiffies, cmd[:160] or stat[:40], int(fields[1]))
     return out
+
+
+def connections_per_child(parent: int, port: int) -> list[int]:
+    """Established TCP connections to local ``port`` held by each child process of ``parent``
+    (e.g. a gunicorn master's workers), largest first: ``/proc/net/tcp`` gives the sockets'
+    inodes, each child's ``/proc/<pid>/fd`` the ones it holds."""
+    with open("/proc/net/tcp", encoding="ascii") as fh:
+        rows = [line.split() for line in fh.read().splitlines()[1:]]
+    established = {
+        f"socket:[{r[9]}]" for r in rows if int(r[1].split(":")[1], 16) == port and r[3] == "01"
+    }
+    counts = []
+    for pid, (_jiffies, _cmd, ppid) in _processes().items():
+        if ppid != parent:
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            held = sum(_readlink(f"/proc/{pid}/fd/{fd}") in established for fd in fds)
+        except OSError:
+            continue
+        counts.append(held)
+    return sorted(counts, reverse=True)
+
+
+def _readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
 
 
 class Background:

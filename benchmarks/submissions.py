@@ -22,9 +22,10 @@ Writes ``benchmarks/out/submissions/<db>/results.json`` and the section ``submis
 
     .venv/bin/python benchmarks/submissions.py --db sqlite
     .venv/bin/python benchmarks/submissions.py --db postgres --configs sync:3,gthread:2x8
-    # the same gunicorn without sipas serve's CPU pinning (survey/gunicorn_config.py):
+    # the same gunicorn without sipas serve's CPU pinning (survey/gunicorn_config.py), or with
+    # one listening socket shared by the workers instead of one each (SO_REUSEPORT):
     .venv/bin/python benchmarks/submissions.py --db postgres \
-        --configs gthread:2x4,gthread:2x4:unpinned
+        --configs gthread:2x8,gthread:2x8:unpinned,gthread:2x8:shared-socket
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -56,6 +58,7 @@ from _harness import (  # noqa: E402
     PG_ADMIN,
     REPO,
     Background,
+    connections_per_child,
     host_probe,
     machine,
     replace_section,
@@ -72,11 +75,14 @@ FORM_ID = "sipas-counter"
 
 @dataclass(frozen=True)
 class ServerConfig:
-    """A gunicorn configuration, parsed from ``sync:3``, ``gthread:2x8``, ``gthread:2x4:unpinned``.
+    """A gunicorn configuration, parsed from ``sync:3``, ``gthread:2x8``, ``gthread:2x8:unpinned``,
+    ``gthread:2x8:shared-socket``.
 
     ``keep_alive``: seconds gunicorn keeps an idle connection open (gthread only: sync workers
     close every connection after one request). ``pinned``: ``sipas serve``'s default of one CPU
     per worker when they divide evenly (``survey/gunicorn_config.py``); ``:unpinned`` turns it off.
+    ``reuse_port``: ``sipas serve``'s default of a listening socket per worker (``SO_REUSEPORT``);
+    ``:shared-socket`` gives them one socket to share.
     """
 
     worker_class: str
@@ -84,17 +90,27 @@ class ServerConfig:
     threads: int = 1
     keep_alive: int = 5
     pinned: bool = True
+    reuse_port: bool = True
 
     @classmethod
     def parse(cls, text: str) -> ServerConfig:
-        match = re.fullmatch(r"(sync|gthread):(\d+)(?:x(\d+))?(:unpinned)?", text.strip())
+        match = re.fullmatch(
+            r"(sync|gthread):(\d+)(?:x(\d+))?((?::unpinned|:shared-socket)*)", text.strip()
+        )
         if not match:
             raise argparse.ArgumentTypeError(
-                f"bad config {text!r}; use sync:3, gthread:2x8 or gthread:2x8:unpinned"
+                f"bad config {text!r}; use sync:3, gthread:2x8, gthread:2x8:unpinned or "
+                "gthread:2x8:shared-socket"
             )
-        kind, workers, threads, unpinned = match.groups()
-        threads = int(threads or (1 if kind == "sync" else 4))
-        return cls(kind, int(workers), threads, pinned=not unpinned)
+        kind, workers, threads, flags = match.groups()
+        threads = int(threads or (1 if kind == "sync" else 8))
+        return cls(
+            kind,
+            int(workers),
+            threads,
+            pinned=":unpinned" not in flags,
+            reuse_port=":shared-socket" not in flags,
+        )
 
     @property
     def label(self) -> str:
@@ -103,7 +119,11 @@ class ServerConfig:
             if self.worker_class == "sync"
             else (f"gthread {self.workers}×{self.threads}")
         )
-        return name if self.pinned else f"{name} unpinned"
+        return " ".join(
+            [name]
+            + ([] if self.pinned else ["unpinned"])
+            + ([] if self.reuse_port else ["shared socket"])
+        )
 
     def gunicorn_args(self, port: int) -> list[str]:
         """The command line ``sipas serve`` runs for this configuration (gunicorn's options)."""
@@ -115,6 +135,7 @@ class ServerConfig:
             self.threads,
             self.keep_alive,
             pin_workers=self.pinned,
+            reuse_port=self.reuse_port,
         )
         if self.worker_class == "gthread" and self.threads == 1:
             argv[argv.index("sync")] = "gthread"  # gthread with one thread: still keep-alive
@@ -383,6 +404,13 @@ def bench_config(
                     server.proc.pid, seconds, work / "py-spy.txt", idle=args.profile == "wall"
                 )
             probe = host_probe(work) if phase == "measure" else None
+            # How wrk's connections are spread over the workers, read halfway through the run.
+            split: list[int] = []
+            sampler = threading.Timer(
+                seconds / 2,
+                lambda into=split: into.extend(connections_per_child(server.proc.pid, args.port)),
+            )
+            sampler.start()
             with Background(own) as bg:
                 result = run_wrk(
                     server.base + "/api/v1/responses", seconds, args.connections, args.threads,
@@ -392,6 +420,8 @@ def bench_config(
             result["background"] = bg.summary()
             result["machine_cpu"] = bg.machine
             result["host_probe"] = probe
+            sampler.join()
+            result["connections_per_worker"] = split
             result["own_cpu_s"] = bg.own
             result["run"] = run_id
             if profiler is not None:
@@ -522,7 +552,8 @@ def render(db_kind: str, results: list[dict[str, object]], command: str, args, f
         f"submit limit raised to `{SUBMIT_LIMIT}`. gthread workers keep idle connections "
         f"{getattr(args, 'keep_alive', 2)} s (`--keep-alive`); sync workers close each one. "
         "Workers are pinned one per CPU when they divide evenly over the cores, as by "
-        "`sipas serve` (`survey/gunicorn_config.py`), unless marked unpinned. "
+        "`sipas serve` (`survey/gunicorn_config.py`), unless marked unpinned, and each has a "
+        "listening socket of its own (`SO_REUSEPORT`), unless marked shared socket. "
         "CPU ms / submission: CPU seconds of gunicorn, the PostgreSQL backends, Redis and wrk "
         "during the measured run (from /proc) divided by the 201 answers.",
         "",
@@ -550,10 +581,19 @@ def render(db_kind: str, results: list[dict[str, object]], command: str, args, f
             f"off by wrk's stop before the answer arrived; table `responses` {r['responses_rows']} "
             f"rows (warm-up + measured), {r['answers_rows']} stored answers "
             f"(= {r['items_per_response']} per response); {r['rate_limit_keys_in_redis']} "
-            f"rate-limit keys in Redis. CPU during the measured run: {_cpu_split(m)}; "
+            f"rate-limit keys in Redis. {_split_text(m)}CPU during the measured run: "
+            f"{_cpu_split(m)}; "
             f"{m['background']}{_probe_text(m.get('host_probe'))}."
         )
     return "\n".join(lines) + "\n"
+
+
+def _split_text(run: dict[str, object]) -> str:
+    """wrk's connections per worker halfway through the run (absent in older results)."""
+    split = run.get("connections_per_worker")
+    if not split:
+        return ""
+    return f"Connections per worker halfway through: {', '.join(map(str, split))}. "
 
 
 def _probe_text(probe: dict[str, float] | None) -> str:
@@ -634,9 +674,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgres"], required=True)
     parser.add_argument(
         "--configs",
-        default="sync:2,sync:3,sync:4,gthread:2x4,gthread:3x4",
+        default="gthread:2x8,gthread:2x4,sync:3",
         help="comma-separated gunicorn configs: sync:N or gthread:NxT, ':unpinned' appended "
-        "for no CPU pinning",
+        "for no CPU pinning, ':shared-socket' for one listening socket shared by the workers",
     )
     parser.add_argument("--duration", type=int, default=20, help="measured seconds")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up seconds")

@@ -28,13 +28,16 @@ __all__ = [
 
 # gunicorn settings of ``sipas serve``, the best the submission benchmark found on SQLite and on
 # PostgreSQL alike (issue #2; docs/benchmarks.md, section A): gthread workers, 1 per CPU core, each
-# pinned to its core (survey/gunicorn_config.py), with 4 threads and keep-alive. A sync worker sits
-# idle while its one request waits for the database or Redis. Until the workers were pinned, sync
-# workers (2 per core) were faster on SQLite; pinned, gthread 2x4 was the fastest configuration on
-# both databases in every round on the 2-core benchmark machine.
+# pinned to its core (survey/gunicorn_config.py), with 8 threads, keep-alive, and a listening
+# socket of its own (SO_REUSEPORT). A sync worker sits idle while its one request waits for the
+# database or Redis. 8 threads rather than 4 since the write path's group commit: more threads
+# waiting for the database means more rows per INSERT. Sockets of their own: the kernel spreads
+# new connections evenly over the workers; with one shared socket, whichever worker woke first
+# took them, and a benchmark's 32 kept-alive connections could all land on one worker (one core
+# idle for the whole run).
 # ``--workers`` and ``--threads`` override them; ``--threads 1`` means sync workers.
 SERVE_WORKERS_PER_CPU = 1
-SERVE_THREADS = 4
+SERVE_THREADS = 8
 SERVE_KEEP_ALIVE = 5
 SERVE_BACKLOG = 2048
 
@@ -77,6 +80,7 @@ def gunicorn_argv(
     keep_alive: int = SERVE_KEEP_ALIVE,
     *,
     pin_workers: bool = True,
+    reuse_port: bool = True,
 ) -> list[str]:
     """The gunicorn command line of ``sipas serve`` (without the interpreter).
 
@@ -84,11 +88,16 @@ def gunicorn_argv(
     after its answer); more gives gthread workers that keep idle connections open
     ``keep_alive`` seconds. The heartbeat file lives in ``/dev/shm`` when there is one (gunicorn
     touches it on every request). ``pin_workers`` loads :mod:`survey.gunicorn_config`, which
-    pins each worker to one CPU when the workers divide evenly over the CPUs.
+    pins each worker to one CPU when the workers divide evenly over the CPUs. ``reuse_port``
+    gives each worker a listening socket of its own (``SO_REUSEPORT``), over which the kernel
+    spreads new connections evenly; the price is that connections still queued on a worker that
+    dies are reset rather than taken by the others.
     """
     argv = ["gunicorn", "--bind", bind, "--workers", str(workers), "--backlog", str(SERVE_BACKLOG)]
     if pin_workers:
         argv += ["--config", str(Path(__file__).with_name("gunicorn_config.py"))]
+    if reuse_port:
+        argv += ["--reuse-port"]
     if threads > 1:
         argv += ["--worker-class", "gthread", "--threads", str(threads)]
         argv += ["--keep-alive", str(keep_alive)]
@@ -117,7 +126,7 @@ def serve_defaults() -> tuple[int, int]:
     "--threads",
     type=click.IntRange(min=1),
     help="Threads per worker; 1 gives sync workers, more gthread workers with keep-alive "
-    "[default: 4].",
+    f"[default: {SERVE_THREADS}].",
 )
 @click.option(
     "--keep-alive",
@@ -132,8 +141,20 @@ def serve_defaults() -> tuple[int, int]:
     show_default=True,
     help="Pin each worker to one CPU when the workers divide evenly over the CPUs.",
 )
+@click.option(
+    "--reuse-port/--no-reuse-port",
+    default=True,
+    show_default=True,
+    help="Give each worker a listening socket of its own (SO_REUSEPORT), so that the kernel "
+    "spreads connections evenly over the workers.",
+)
 def serve(
-    bind: str, workers: int | None, threads: int | None, keep_alive: int, pin_workers: bool
+    bind: str,
+    workers: int | None,
+    threads: int | None,
+    keep_alive: int,
+    pin_workers: bool,
+    reuse_port: bool,
 ) -> None:
     """Serve the application with gunicorn (configure it with SIPAS_* variables).
 
@@ -144,5 +165,7 @@ def serve(
     default_workers, default_threads = serve_defaults()
     workers = workers or default_workers
     threads = threads or default_threads
-    argv = gunicorn_argv(bind, workers, threads, keep_alive, pin_workers=pin_workers)
+    argv = gunicorn_argv(
+        bind, workers, threads, keep_alive, pin_workers=pin_workers, reuse_port=reuse_port
+    )
     os.execvp(sys.executable, [sys.executable, "-m", *argv])

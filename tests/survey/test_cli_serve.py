@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -48,9 +50,9 @@ def test_serve_defaults_are_pinned_gthread_workers_one_per_cpu(monkeypatch, url)
     assert _option(argv, "--bind") == "127.0.0.1:8000"
     assert _option(argv, "--workers") == "3"
     assert _option(argv, "--worker-class") == "gthread"
-    assert _option(argv, "--threads") == "4"
+    assert _option(argv, "--threads") == "8"
     assert _option(argv, "--keep-alive") == str(serving.SERVE_KEEP_ALIVE)
-    assert "--config" in argv
+    assert "--config" in argv and "--reuse-port" in argv
 
 
 def test_serve_with_threads_and_keep_alive(monkeypatch):
@@ -78,6 +80,11 @@ def test_serve_pins_workers_unless_told_not_to(monkeypatch):
     config = Path(_option(argv, "--config"))
     assert config == Path(serving.__file__).with_name("gunicorn_config.py") and config.is_file()
     assert "--config" not in _served(monkeypatch, "--workers", "2", "--no-pin-workers")
+
+
+def test_serve_gives_each_worker_its_socket_unless_told_not_to(monkeypatch):
+    assert "--reuse-port" in _served(monkeypatch, "--workers", "2")
+    assert "--reuse-port" not in _served(monkeypatch, "--workers", "2", "--no-reuse-port")
 
 
 @pytest.mark.parametrize(
@@ -138,18 +145,23 @@ def _worker_cpus(master: int) -> list[set[int]]:
     return found
 
 
-@pytest.mark.parametrize("pin", [True, False])
-def test_gunicorn_workers_run_on_their_own_cpus(tmp_path, pin):
-    """A real gunicorn with ``sipas serve``'s command line, one worker per CPU."""
-    cpus = os.sched_getaffinity(0)
-    port = _free_port()
-    argv = serving.gunicorn_argv(f"127.0.0.1:{port}", len(cpus), pin_workers=pin)
+def _listening_sockets(port: int) -> int:
+    """Listening TCP sockets on ``port`` (``/proc/net/tcp``: local address, state 0A)."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    fields = [line.split() for line in lines]
+    return sum(int(f[1].split(":")[1], 16) == port and f[3] == "0A" for f in fields)
+
+
+@contextmanager
+def _gunicorn(argv: list[str], tmp_path: Path, ready: Callable[[int], bool]) -> Iterator[int]:
+    """Run ``python -m gunicorn …`` until it answers /healthz and ``ready(master_pid)``."""
     env = {
         **os.environ,
         "SIPAS_SECRET_KEY": "test-" + "0" * 40,
         "SIPAS_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'serve.db'}",
         "SIPAS_RATELIMIT_STORAGE_URI": "memory://",
     }
+    bind = argv[argv.index("--bind") + 1]
     master = subprocess.Popen(
         [sys.executable, "-m", *argv],
         cwd=tmp_path,
@@ -161,19 +173,43 @@ def test_gunicorn_workers_run_on_their_own_cpus(tmp_path, pin):
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                with urllib.request.urlopen(f"http://{bind}/healthz", timeout=5) as r:
                     assert r.status == 200
-                workers = _worker_cpus(master.pid)
-                if len(workers) == len(cpus):
+                if ready(master.pid):
                     break
             except OSError:
                 pass
             assert master.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
             time.sleep(0.2)
+        yield master.pid
     finally:
         master.terminate()
         master.wait(timeout=30)
+
+
+@pytest.mark.parametrize("pin", [True, False])
+def test_gunicorn_workers_run_on_their_own_cpus(tmp_path, pin):
+    """A real gunicorn with ``sipas serve``'s command line, one worker per CPU."""
+    cpus = os.sched_getaffinity(0)
+    argv = serving.gunicorn_argv(f"127.0.0.1:{_free_port()}", len(cpus), pin_workers=pin)
+    with _gunicorn(argv, tmp_path, lambda master: len(_worker_cpus(master)) == len(cpus)) as pid:
+        workers = _worker_cpus(pid)
     if pin:
         assert sorted(workers, key=min) == [{cpu} for cpu in sorted(cpus)]
     else:
         assert workers == [cpus] * len(cpus)
+
+
+@pytest.mark.parametrize("reuse_port", [True, False])
+def test_gunicorn_workers_listen_on_sockets_of_their_own(tmp_path, reuse_port):
+    """With SO_REUSEPORT each of the 3 workers binds its own socket; without, they share one."""
+    port = _free_port()
+    argv = serving.gunicorn_argv(f"127.0.0.1:{port}", 3, pin_workers=False, reuse_port=reuse_port)
+    expected = 3 if reuse_port else 1
+
+    def ready(master: int) -> bool:  # every worker forked, and as many sockets as expected bound
+        return len(_worker_cpus(master)) == 3 and _listening_sockets(port) >= expected
+
+    with _gunicorn(argv, tmp_path, ready):
+        sockets = _listening_sockets(port)
+    assert sockets == expected

@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, event, select
@@ -25,23 +24,14 @@ from survey.repository.group_insert import GroupInsert, Outcome, skip_conflicts_
 from survey.repository.responses import group_insert
 from survey.repository.units import resolve_units
 from survey.submissions import Submission
+from tests.survey.submitted import NOW, counter_submission
 
-NOW = datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
 ANSWERS = {"e1_1": 5, "e1_2": 4, "x1": 2}
 WAIT_SECONDS = 10.0
 
 
 def _submission(**overrides: object) -> Submission:
-    values: dict[str, object] = {
-        "uuid": uuid.uuid4(),
-        "form_id": "sipas-counter",
-        "form_version": 1,
-        "answers": ANSWERS,
-        "counter_code": "Q1",
-        "started_at": NOW - timedelta(minutes=3),
-    }
-    values.update(overrides)
-    return Submission(**values)  # type: ignore[arg-type]
+    return counter_submission(ANSWERS, **overrides)
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@ quality flags, and nothing partially written on any error (SQLite and PostgreSQL
 from __future__ import annotations
 
 import threading
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -27,23 +26,13 @@ from survey.repository import (
 )
 from survey.submissions import Submission
 from tests.survey.stored import stored_answer_count
+from tests.survey.submitted import NOW, counter_submission
 
-NOW = datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
 ANSWERS = {"e1_1": 5, "e1_2": 4, "e2_1": 0, "e3_1": "3", "x1": 2, "sex": 1}
 
 
 def _submission(**overrides: object) -> Submission:
-    values: dict[str, object] = {
-        "uuid": uuid.uuid4(),
-        "form_id": "sipas-counter",
-        "form_version": 1,
-        "answers": ANSWERS,
-        "counter_code": "Q1",
-        "channel": "counter_qr",
-        "started_at": NOW - timedelta(minutes=3),
-    }
-    values.update(overrides)
-    return Submission(**values)  # type: ignore[arg-type]
+    return counter_submission(ANSWERS, **overrides)
 
 
 def _counts() -> tuple[int, int]:

@@ -3,9 +3,6 @@ submission, and its one retry when a pooled connection has died (SQLite and Post
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
-
 import pytest
 from sqlalchemy import create_engine, event, func, select, text
 
@@ -14,22 +11,13 @@ from survey.extensions import db
 from survey.models import Response
 from survey.submissions import Submission
 from tests.survey.stored import stored_answer_count
+from tests.survey.submitted import NOW, counter_submission
 
-NOW = datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
 ANSWERS = {"e1_1": 5, "e1_2": 4, "e2_1": 0, "x1": 2, "sex": 1}
 
 
 def _submission(**overrides: object) -> Submission:
-    values: dict[str, object] = {
-        "uuid": uuid.uuid4(),
-        "form_id": "sipas-counter",
-        "form_version": 1,
-        "answers": ANSWERS,
-        "counter_code": "Q1",
-        "started_at": NOW - timedelta(minutes=3),
-    }
-    values.update(overrides)
-    return Submission(**values)  # type: ignore[arg-type]
+    return counter_submission(ANSWERS, **overrides)
 
 
 @pytest.fixture

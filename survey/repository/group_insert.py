@@ -14,9 +14,10 @@ Each row keeps its own outcome:
 * ``CONFLICT``: a UNIQUE constraint (``uuid`` or ``token_id``) skipped it, or an earlier row of
   the same batch has its key; the caller sorts it out (identical resubmit, conflicting resubmit
   or a used token), as after an ``IntegrityError``;
-* ``ALONE``: the batch failed as a whole (one bad row, a lost connection: nothing of it was
-  written, as it is one statement), so the caller stores the row by itself; a row's own error
-  then reaches only its own request.
+* ``ALONE``: the batch failed as a whole (one bad row, a lost connection), so the caller stores
+  the row by itself, and a row's own error reaches only its own request. A failed statement
+  wrote nothing; a batch that did commit before its connection was lost is found again by the
+  UUIDs (an identical resubmit).
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ class GroupInsert:
             with engine.connect() as connection:
                 result = connection.execute(self.statement, [rows[i] for i in first.values()])
                 stored = set(result.scalars())
-        except SQLAlchemyError:  # nothing of the batch was written: it is one statement
+        except SQLAlchemyError:  # the batch failed as a whole: Outcome.ALONE for every row
             return [Outcome.ALONE] * len(rows)
         return [
             Outcome.STORED

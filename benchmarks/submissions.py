@@ -102,8 +102,10 @@ class ServerConfig:
                 f"bad config {text!r}; use sync:3, gthread:2x8, gthread:2x8:unpinned or "
                 "gthread:2x8:shared-socket"
             )
+        from survey.serving import SERVE_THREADS
+
         kind, workers, threads, flags = match.groups()
-        threads = int(threads or (1 if kind == "sync" else 8))
+        threads = int(threads or (1 if kind == "sync" else SERVE_THREADS))
         return cls(
             kind,
             int(workers),
@@ -117,7 +119,7 @@ class ServerConfig:
         name = (
             f"sync ×{self.workers}"
             if self.worker_class == "sync"
-            else (f"gthread {self.workers}×{self.threads}")
+            else f"gthread {self.workers}×{self.threads}"
         )
         return " ".join(
             [name]

@@ -199,7 +199,7 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["admin", "manager", "viewer"]), default="viewer")
+@click.option("--role", type=click.Choice(["admin", "analyst", "official"]), default="official")
 @click.option("--display-name", default="", help="Name shown on the admin pages.")
 @click.option("--agency", "agency_code", help="Restrict the account to one agency.")
 @click.password_option(help="Password (prompted when omitted).")

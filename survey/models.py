@@ -55,7 +55,7 @@ __all__ = [
 
 AgencyLevel = Literal["province", "department", "district", "commune"]
 AGENCY_LEVELS: tuple[str, ...] = get_args(AgencyLevel)
-Role = Literal["admin", "manager", "viewer"]
+Role = Literal["admin", "analyst", "official"]
 ROLES: tuple[str, ...] = get_args(Role)
 
 # A 64-bit key on PostgreSQL; SQLite only auto-increments a plain INTEGER PRIMARY KEY.
@@ -234,10 +234,12 @@ class User(UserMixin, Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(255), default="")
-    role: Mapped[str] = mapped_column(String(16), default="viewer")
+    role: Mapped[str] = mapped_column(String(16), default="official")
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Signed into each session; raising it (logout, new password) ends every existing session.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     agency: Mapped[Agency | None] = relationship()
 
@@ -259,3 +261,5 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The agency whose subtree the key may read; None = every agency.
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))

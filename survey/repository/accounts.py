@@ -23,7 +23,7 @@ def create_user(
     username: str,
     password: str,
     *,
-    role: str = "viewer",
+    role: str = "official",
     display_name: str = "",
     agency_code: str | None = None,
 ) -> User:

@@ -36,8 +36,37 @@ def test_migrated_schema_matches_models(database_url):
 def test_one_linear_history():
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1
-    assert [r.revision for r in script.walk_revisions()][-1] == "0001"
-    assert script.get_current_head() == "0002"
+    revisions = [r.revision for r in script.walk_revisions()][::-1]
+    assert revisions == [f"{n:04d}" for n in range(1, len(revisions) + 1)]
+    assert script.get_current_head() == revisions[-1]
+
+
+def test_0003_renames_the_roles(tmp_path):
+    url = f"sqlite:///{tmp_path / 'roles.db'}"
+    upgrade(url, "0002")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            for name, role in [("a", "admin"), ("m", "manager"), ("v", "viewer")]:
+                connection.execute(
+                    text(
+                        "INSERT INTO users (username, password_hash, display_name, role, active,"
+                        " created_at) VALUES (:u, 'x', '', :r, 1, '2026-01-01')"
+                    ),
+                    {"u": name, "r": role},
+                )
+        upgrade(url)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT username, role, session_epoch FROM users ORDER BY username")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("a", "admin", 0),
+        ("m", "analyst", 0),
+        ("v", "official", 0),
+    ]
 
 
 def test_app_does_not_create_tables(tmp_path):

@@ -50,9 +50,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale
 
-    from survey import admin, api, citizen, errors
+    from survey import admin, api, auth, citizen, errors, reports
 
     app.register_blueprint(citizen.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(reports.bp, url_prefix="/reports")
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     csrf.exempt(api.bp)

@@ -23,7 +23,7 @@ from flask import Flask
 from flask.cli import ScriptInfo
 
 from analysis.cli import analyze as export_analyze
-from analysis.cli import indices_by_groupings
+from analysis.cli import indices_by_groupings, write_table
 from analysis.design import Design
 from analysis.errors import AnalysisError
 from survey.quality import FLAGS
@@ -195,7 +195,7 @@ def analyze_db(
             )
         except (StatisticsQueryError, AnalysisError) as exc:
             raise click.ClickException(str(exc)) from None
-    table.to_csv(out, index=False)
+    write_table(table, out, notes={"source": "database", "form": form.id})
     flagged = ", ".join(f"{f} {n}" for f, n in summary.flagged.items() if n) or "none"
     click.echo(
         f"{summary.analysed} response(s) analysed, {summary.excluded} excluded "

@@ -133,3 +133,29 @@ def test_parse_by() -> None:
     assert parse_by(None) == ([], None)
     assert parse_groupings(()) == ([[]], None)
     assert parse_groupings(("field_code", "period:half")) == ([["field_code"], ["period"]], "half")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_output_neutralizes_formulas(app, runner, seeded, tmp_path, suffix) -> None:
+    """A unit code that reads as a formula is written with an apostrophe, CSV and XLSX."""
+    from sqlalchemy import update
+
+    from survey.models import Agency
+
+    with app.app_context():
+        db.session.execute(
+            update(Agency).where(Agency.code == "H_AN_PHU").values(code='=HYPERLINK("http://x")')
+        )
+        db.session.commit()
+    out = tmp_path / f"out{suffix}"
+    result = runner.invoke(
+        ["analyze-db", "--form", "sipas-counter", "--by", "agency_code", *DESIGN, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    if suffix == ".csv":
+        table = pd.read_csv(out, dtype={"agency_code": str})
+    else:
+        table = pd.read_excel(out, sheet_name="indices", dtype={"agency_code": str})
+    codes = set(table["agency_code"])
+    assert '\'=HYPERLINK("http://x")' in codes
+    assert not any(str(code).startswith("=") for code in codes)

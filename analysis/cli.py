@@ -26,7 +26,7 @@ from analysis.design import Design, LonelyPSU
 from analysis.errors import AnalysisError
 from analysis.exports import read_export as _read
 from analysis.frames import period_of
-from analysis.indices import CIMethod, satisfaction_indices
+from analysis.indices import CIMethod, DeffKind, satisfaction_indices
 
 __all__ = ["analyze", "read_export", "resolve_by", "stack_groupings"]
 
@@ -153,6 +153,16 @@ def _load_form(spec: str) -> Any:
 @click.option("--index-version", type=click.Choice(["A", "B"]), default="A", show_default=True)
 @click.option("--df", "df_rule", type=click.Choice(["domain", "design"]), default="domain")
 @click.option("--lonely-psu", type=click.Choice(get_args(LonelyPSU)), default="fail")
+@click.option(
+    "--deff",
+    "deff_kind",
+    type=click.Choice(get_args(DeffKind)),
+    default="auto",
+    show_default=True,
+    help="Reference variance of the design effect: R's without-replacement one where the "
+    "weights estimate a population larger than the sample and with replacement elsewhere "
+    "(auto), or always one of them (without_replacement is Inf without weights).",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def analyze(
     responses: Path,
@@ -168,6 +178,7 @@ def analyze(
     index_version: str,
     df_rule: str,
     lonely_psu: str,
+    deff_kind: str,
     out: Path,
 ) -> None:
     """Compute SIPAS indices (criteria, factors, aspects, overall) with SEs and intervals.
@@ -211,7 +222,14 @@ def analyze(
         )
         del data
         table = indices_by_groupings(
-            counts, form, design, groupings, version=index_version, ci=ci, confidence=confidence
+            counts,
+            form,
+            design,
+            groupings,
+            version=index_version,
+            ci=ci,
+            confidence=confidence,
+            deff=deff_kind,
         )
     except AnalysisError as exc:
         raise click.ClickException(str(exc)) from None
@@ -231,6 +249,7 @@ def indices_by_groupings(
     version: str,
     ci: str,
     confidence: float,
+    deff: str = "auto",
 ) -> pd.DataFrame:
     """Estimate every grouping from one count table; stack them when there are several."""
     tables = [
@@ -242,6 +261,7 @@ def indices_by_groupings(
             version=version,  # type: ignore[arg-type]
             ci=ci,  # type: ignore[arg-type]
             confidence=confidence,
+            deff=deff,  # type: ignore[arg-type]
         ).table
         for by in groupings
     ]

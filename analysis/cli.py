@@ -10,6 +10,10 @@ table. With one ``--by`` the output has that grouping's columns, then the result
 several, the first column is ``grouping`` (the grouping's columns joined by ``,``; ``(all)``
 for the whole sample), then every group column of every grouping, blank where that grouping
 does not use it, then the result columns.
+
+``--out`` ending in ``.xlsx`` writes a workbook (sheet ``indices``, rounded number formats,
+a ``Notes`` sheet with the options); any other name writes CSV, UTF-8 with a byte-order mark.
+Both go through :mod:`analysis.spreadsheets`, so no text cell can become a formula.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from analysis.design import Design, LonelyPSU
 from analysis.errors import AnalysisError
 from analysis.exports import read_export as _read
 from analysis.frames import period_of
-from analysis.indices import CIMethod, satisfaction_indices
+from analysis.indices import CIMethod, DeffKind, satisfaction_indices
+from analysis.spreadsheets import write_csv, write_xlsx
 
 __all__ = ["analyze", "read_export", "resolve_by", "stack_groupings"]
 
@@ -153,7 +158,22 @@ def _load_form(spec: str) -> Any:
 @click.option("--index-version", type=click.Choice(["A", "B"]), default="A", show_default=True)
 @click.option("--df", "df_rule", type=click.Choice(["domain", "design"]), default="domain")
 @click.option("--lonely-psu", type=click.Choice(get_args(LonelyPSU)), default="fail")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--deff",
+    "deff_kind",
+    type=click.Choice(get_args(DeffKind)),
+    default="auto",
+    show_default=True,
+    help="Reference variance of the design effect: R's without-replacement one where the "
+    "weights estimate a population larger than the sample and with replacement elsewhere "
+    "(auto), or always one of them (without_replacement is Inf without weights).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Result table: .xlsx for a workbook, otherwise CSV (UTF-8 with BOM).",
+)
 def analyze(
     responses: Path,
     form_spec: str,
@@ -168,6 +188,7 @@ def analyze(
     index_version: str,
     df_rule: str,
     lonely_psu: str,
+    deff_kind: str,
     out: Path,
 ) -> None:
     """Compute SIPAS indices (criteria, factors, aspects, overall) with SEs and intervals.
@@ -211,15 +232,45 @@ def analyze(
         )
         del data
         table = indices_by_groupings(
-            counts, form, design, groupings, version=index_version, ci=ci, confidence=confidence
+            counts,
+            form,
+            design,
+            groupings,
+            version=index_version,
+            ci=ci,
+            confidence=confidence,
+            deff=deff_kind,
         )
     except AnalysisError as exc:
         raise click.ClickException(str(exc)) from None
-    table.to_csv(out, index=False)
+    write_table(table, out, notes={"responses": str(responses), "form": form.id})
     click.echo(
         f"{len(table)} rows written to {out} ({len(groupings)} grouping(s), "
         f"index version {index_version})"
     )
+
+
+RESULT_NUMBER_FORMATS: dict[str, str] = {
+    "estimate": "0.000",
+    "se": "0.0000",
+    "ci_low": "0.000",
+    "ci_high": "0.000",
+    "n_eff": "0.0",
+    "deff": "0.00",
+}
+"""Excel number formats of the result table's columns (the stored values keep full precision)."""
+
+
+def write_table(table: pd.DataFrame, out: Path, *, notes: dict[str, str] | None = None) -> None:
+    """Write a result table: XLSX when ``out`` ends in ``.xlsx``, CSV otherwise.
+
+    Both formats neutralise text cells (:mod:`analysis.spreadsheets`); the workbook has one
+    sheet ``indices`` and, when ``notes`` is given, a ``Notes`` sheet.
+    """
+    if out.suffix.lower() == ".xlsx":
+        write_xlsx({"indices": table}, out, notes=notes, number_formats=RESULT_NUMBER_FORMATS)
+    else:
+        write_csv(table, out)
 
 
 def indices_by_groupings(
@@ -231,6 +282,7 @@ def indices_by_groupings(
     version: str,
     ci: str,
     confidence: float,
+    deff: str = "auto",
 ) -> pd.DataFrame:
     """Estimate every grouping from one count table; stack them when there are several."""
     tables = [
@@ -242,6 +294,7 @@ def indices_by_groupings(
             version=version,  # type: ignore[arg-type]
             ci=ci,  # type: ignore[arg-type]
             confidence=confidence,
+            deff=deff,  # type: ignore[arg-type]
         ).table
         for by in groupings
     ]

@@ -26,7 +26,7 @@ import pandas as pd
 from analysis.design import Design
 from analysis.errors import AnalysisError
 from analysis.estimators import RatioSpec, check_nonempty, domains_by, prepare, ratio_estimates
-from analysis.intervals import share_intervals, wald_interval
+from analysis.intervals import effective_n, share_intervals, wald_interval
 from analysis.variance import domain_df, variance
 
 __all__ = ["Statistic", "item_statistics"]
@@ -94,7 +94,8 @@ def item_statistics(
             n_eff = np.where(se > 0, n * (est.srs_sum / est.total_x) / (n - 1) / se**2, n)
     else:
         ones = np.ones(p.size, dtype=bool)
-        low, high, method, _, n_eff = share_intervals(p, se, n, df, ones, ones, ci, confidence)
+        low, high, method, _ = share_intervals(p, se, n, df, ones, ci, confidence)
+        n_eff = effective_n(p, se, n)
     k = len(specs)
     labels = domains.labels.reset_index(drop=True)
     out = labels.iloc[np.repeat(np.arange(domains.size), k)].reset_index(drop=True)

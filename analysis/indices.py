@@ -41,15 +41,26 @@ from analysis.estimators import (
     response_presence,
 )
 from analysis.hierarchy import Hierarchy, hierarchy_from_form
-from analysis.intervals import share_intervals
+from analysis.intervals import effective_n, share_intervals
 from analysis.reliability import NCHS_2017, ReliabilityRule, assess
 from analysis.results import RESULT_COLUMNS, IndexResult
 from analysis.variance import Linearized, domain_df, variance
 
-__all__ = ["CIMethod", "IndicatorFit", "estimate_indicators", "satisfaction_indices"]
+__all__ = [
+    "CIMethod",
+    "DeffKind",
+    "IndicatorFit",
+    "design_effects",
+    "estimate_indicators",
+    "satisfaction_indices",
+]
 
 CIMethod = Literal["logit", "beta", "wilson", "wald", "wald_z"]
-DeffKind = Literal["without_replacement", "replace"]
+DeffKind = Literal["auto", "without_replacement", "replace"]
+"""Reference variance of the design effect (see :func:`design_effects`)."""
+
+_SAMPLE_IS_POPULATION = 1e-9
+"""Relative margin under which :math:`\\hat N` counts as equal to :math:`n` (rounding of Σw)."""
 
 
 def satisfaction_indices(
@@ -61,7 +72,7 @@ def satisfaction_indices(
     version: Literal["A", "B"] = "A",
     ci: CIMethod = "logit",
     confidence: float = 0.95,
-    deff: DeffKind = "without_replacement",
+    deff: DeffKind = "auto",
     reliability: ReliabilityRule | None = NCHS_2017,
     parents: Mapping[str, str | None] | None = None,
     rollup_column: str = "agency_code",
@@ -90,9 +101,13 @@ def satisfaction_indices(
         logit interval is replaced by Korn–Graubard with :math:`n^*=n` (noted in ``ci_note``).
     confidence : float
         Two-sided level, e.g. 0.95.
-    deff : {"without_replacement", "replace"}
-        Reference variance of the design effect: R's ``svymean(deff=TRUE)``
-        (:math:`(1-n/\hat N)s^2/n`) or ``deff="replace"`` (:math:`s^2/n`).
+    deff : {"auto", "without_replacement", "replace"}
+        Reference variance of the design effect (:func:`design_effects`): R's
+        ``svymean(deff=TRUE)`` (:math:`(1-n/\hat N)s^2/n`), R's ``deff="replace"``
+        (:math:`s^2/n`), or ``auto`` (the default): R's without-replacement reference where the
+        weights estimate a population larger than the sample (:math:`\hat N > n`), the
+        with-replacement one elsewhere (no weights: the population size is unknown and R's
+        deff is Inf). The design effect never enters the reliability rule.
     reliability : ReliabilityRule or None
         Presentation rule (default NCHS 2017); ``None`` flags nothing.
     parents : mapping, optional
@@ -119,6 +134,22 @@ def satisfaction_indices(
     variable) the reference variance is the binomial one,
     :math:`(1-n/\hat N)\,\hat\theta(1-\hat\theta)/(n-1)`. An index is NaN in a group where
     one of its criteria has no valid answer.
+
+    The effective sample size of every row, which the reliability rule reads, rests on the
+    with-replacement SRS variance (NCHS 2017), whatever ``deff`` says:
+
+    .. math::
+
+        n^* = \min\Big(n,\ \frac{\hat\sigma^2}{\widehat V}\Big),\qquad
+        \hat\sigma^2 = \frac{\sum_i w_i (y_i - \hat\theta x_i)^2}{\sum_i w_i x_i}
+
+    (:math:`n^* = n` when :math:`\widehat V = 0` or :math:`\hat\theta\in\{0,1\}`), so
+    :math:`\hat\sigma^2 = \hat p(1-\hat p)` for a share (the NCHS :math:`n^*`), the binomial
+    :math:`\hat\theta(1-\hat\theta)` for a version-A index and the weighted variance of the
+    respondent scores for a version-B index; :math:`n^* = (n-1)/\text{deff}_{\text{replace}}`
+    before the cap. **Deviation from R:** without weights R's default deff is Inf
+    (:math:`\hat N = n`: the without-replacement reference variance is 0); ``deff="auto"``
+    reports the with-replacement deff there, and :math:`n^*` does not depend on it.
     """
     design = design or Design()
     if version not in ("A", "B"):
@@ -146,14 +177,10 @@ def satisfaction_indices(
         df = domain_df(structure, lin.present)
     n, total_x, is_crit = fit.n, fit.total_x, fit.is_criterion
     with np.errstate(divide="ignore", invalid="ignore"):
-        s2 = n / (n - 1) * fit.srs_sum / total_x
-        v_srs = s2 / n * ((1 - n / total_x) if deff == "without_replacement" else 1.0)
-        design_effect = var / v_srs
-    if deff == "without_replacement":  # as R: no SRS reference when N-hat < n
-        design_effect = np.where(total_x < n, np.nan, design_effect)
-    low, high, method, note, n_eff = share_intervals(
-        p, se, n, df, design_effect, is_crit, ci, confidence
-    )
+        sigma2 = fit.srs_sum / total_x
+    design_effect = design_effects(var, sigma2, n, total_x, deff)
+    low, high, method, note = share_intervals(p, se, n, df, is_crit, ci, confidence)
+    n_eff = effective_n(p, se, n, sigma2=sigma2)
     if reliability is not None:
         suppressed, reason, flags = assess(reliability, p, n_eff, low, high, df)
     else:
@@ -189,6 +216,61 @@ def satisfaction_indices(
         _structure=structure,
         _lin=lin,
     )
+
+
+def design_effects(
+    variance: np.ndarray,
+    sigma2: np.ndarray,
+    n: np.ndarray,
+    population: np.ndarray,
+    kind: DeffKind = "auto",
+) -> np.ndarray:
+    r"""Design effects :math:`\widehat V / V_{\text{SRS}}` of many estimates.
+
+    .. math::
+
+        V_{\text{SRS,wr}} = \frac{s^2}{n},\quad
+        V_{\text{SRS,wor}} = \Big(1 - \frac{n}{\hat N}\Big)\frac{s^2}{n},\quad
+        s^2 = \frac{n}{n-1}\hat\sigma^2
+
+    Parameters
+    ----------
+    variance : ndarray
+        Design-based variances :math:`\widehat V`.
+    sigma2 : ndarray
+        Unit variances :math:`\hat\sigma^2 = \sum w(y-\hat\theta x)^2/\sum w x`.
+    n : ndarray
+        Sample sizes (rows with a non-zero weight in the domain).
+    population : ndarray
+        Estimated population sizes :math:`\hat N = \sum w x`.
+    kind : {"auto", "without_replacement", "replace"}
+        ``without_replacement`` is R's ``svymean(deff=TRUE)``: Inf where :math:`\hat N = n`
+        (unit weights) and NaN where :math:`\hat N < n`, as R. ``replace`` is R's
+        ``deff="replace"``. ``auto`` takes ``without_replacement`` where :math:`\hat N > n`
+        (the weights estimate a larger population) and ``replace`` elsewhere, where R's
+        reference variance is 0 or negative (no weights, unit or normalised weights: the
+        population size is unknown, and an unknown population is not a census).
+
+    Returns
+    -------
+    ndarray
+        The design effects (NaN where :math:`\widehat V` or :math:`s^2` is undefined).
+    """
+    if kind not in get_args(DeffKind):
+        raise AnalysisError(f"unknown deff kind {kind!r}; use {list(get_args(DeffKind))}")
+    n = np.asarray(n, dtype=float)
+    population = np.asarray(population, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v_wr = n / (n - 1) * np.asarray(sigma2, dtype=float) / n
+        replace_deff = variance / v_wr
+        wor_deff = variance / (v_wr * (1 - n / population))
+    wor_deff = np.where(population < n, np.nan, wor_deff)  # as R: no SRS reference
+    if kind == "replace":
+        return replace_deff
+    if kind == "without_replacement":
+        return wor_deff
+    larger = population > n * (1 + _SAMPLE_IS_POPULATION)
+    return np.where(larger, wor_deff, replace_deff)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -103,16 +103,26 @@ def asin_interval(p: np.ndarray, se: np.ndarray, df: np.ndarray, confidence: flo
     return np.sin(a - t * s) ** 2, np.sin(a + t * s) ** 2
 
 
-def effective_n(p: np.ndarray, se: np.ndarray, n: np.ndarray, *, cap: bool = True) -> np.ndarray:
-    r"""Effective sample size of a share, :math:`n^* = \hat p(1-\hat p)/\widehat V`.
+def effective_n(
+    p: np.ndarray,
+    se: np.ndarray,
+    n: np.ndarray,
+    *,
+    cap: bool = True,
+    sigma2: np.ndarray | None = None,
+) -> np.ndarray:
+    r"""Effective sample size :math:`n^* = \hat\sigma^2/\widehat V` (NCHS 2017).
 
-    NCHS convention: :math:`n^* = n` when :math:`\hat p \in \{0,1\}` (or the variance is 0),
-    and :math:`n^* \le n` when ``cap``.
+    :math:`\hat\sigma^2` is the with-replacement SRS unit variance: :math:`\hat p(1-\hat p)`
+    for a share (the default), or ``sigma2`` for another estimate (e.g. the variance of
+    respondent scores). NCHS convention: :math:`n^* = n` when :math:`\hat p \in \{0,1\}` (or
+    the variance is 0), and :math:`n^* \le n` when ``cap``. It needs no population size.
     """
     p, se, n = (np.asarray(v, dtype=float) for v in (p, se, n))
+    unit = p * (1 - p) if sigma2 is None else np.asarray(sigma2, dtype=float)
     v = se**2
     with np.errstate(divide="ignore", invalid="ignore"):
-        raw = p * (1 - p) / v
+        raw = unit / v
     raw = np.where((p <= 0) | (p >= 1) | (v == 0), n, raw)
     return np.minimum(raw, n) if cap else raw
 
@@ -190,24 +200,21 @@ def share_intervals(
     se: np.ndarray,
     n: np.ndarray,
     df: np.ndarray,
-    design_effect: np.ndarray,
     is_crit: np.ndarray,
     ci: str,
     confidence: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     r"""Intervals of many estimates at once, with the method actually used and a note.
 
     ``ci`` is one of ``logit``, ``beta``, ``wilson``, ``wald`` (t with ``df``) and ``wald_z``.
     Rows not flagged ``is_crit`` (indices) get ``logit`` instead of ``beta``/``wilson``; rows
     with an estimate of 0 or 1 or a zero SE get Korn–Graubard with :math:`n^* = n` instead of
-    ``logit``. ``n_eff`` is :math:`\hat p(1-\hat p)/\widehat V` (NCHS conventions) for
-    shares and :math:`n/\text{deff}` for indices.
+    ``logit``.
 
     Returns
     -------
     low, high : ndarray
     method, note : ndarray of str
-    n_eff : ndarray
     """
     size = p.size
     method = np.full(size, ci, dtype=object)
@@ -234,9 +241,4 @@ def share_intervals(
     low, high = np.where(degenerate, kg_low, low), np.where(degenerate, kg_high, high)
     method[degenerate] = "beta"
     note[degenerate] = "SE 0: Korn-Graubard (Clopper-Pearson) with n* = n"
-    with np.errstate(divide="ignore", invalid="ignore"):
-        n_share = np.where(se > 0, p * (1 - p) / se**2, n)
-        n_share = np.where((p <= 0) | (p >= 1), n, np.minimum(n_share, n))
-        n_index = np.where(design_effect > 0, n / design_effect, n)
-    n_eff = np.where(is_crit, n_share, n_index)
-    return low, high, method, note, n_eff
+    return low, high, method, note

@@ -13,8 +13,12 @@ The default, :data:`NCHS_2017`, is the NCHS Data Presentation Standard for Propo
    relative width :math:`\text{width}/(1-\hat p) > 130\%`.
 
 Rows are never hidden: failing rows get ``suppressed=True`` and a ``suppression_reason``.
-For indices (averages of shares) the same thresholds are applied to :math:`n^* = n/\text{deff}`
-and the width of the published interval. Rows without degrees of freedom (``df <= 0``) or
+For indices (averages of shares) the same thresholds are applied to
+:math:`n^* = \min(n, \hat\sigma^2/\widehat V)` (:math:`\hat\sigma^2`: the binomial
+:math:`\hat\theta(1-\hat\theta)` for version A, the variance of the respondent scores for
+version B; see :func:`analysis.intervals.effective_n`) and the width of the published interval.
+:math:`n^*` rests on the with-replacement SRS variance, so it needs no population size and does
+not depend on the design-effect reference. Rows without degrees of freedom (``df <= 0``) or
 without an interval are suppressed.
 """
 

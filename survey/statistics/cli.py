@@ -3,7 +3,10 @@
 The count table comes from SQL ``GROUP BY`` (:func:`survey.statistics.build_counts`); the
 statistics are those of ``sipas analyze`` (:func:`analysis.satisfaction_indices`), whose
 options this command shares (``--form``, ``--by``, ``--strata``, ``--psu``, ``--ci``,
-``--level``, ``--index-version``, ``--df``, ``--lonely-psu``, ``--out``). Example::
+``--level``, ``--index-version``, ``--df``, ``--lonely-psu``, ``--deff``, ``--out``). The
+database holds no weights, so the design effect is the with-replacement one (``--deff auto``)
+and the reliability rule reads the NCHS effective sample size, which needs no population
+size. Example::
 
     sipas analyze-db --form sipas-counter --by agency_code --by agency_code,period:quarter \\
         --strata agency_code --psu counter_code --since 2024-01-01 --out result.csv
@@ -23,7 +26,7 @@ from flask import Flask
 from flask.cli import ScriptInfo
 
 from analysis.cli import analyze as export_analyze
-from analysis.cli import indices_by_groupings
+from analysis.cli import indices_by_groupings, write_table
 from analysis.design import Design
 from analysis.errors import AnalysisError
 from survey.quality import FLAGS
@@ -43,6 +46,7 @@ _SHARED = (
     "index_version",
     "df_rule",
     "lonely_psu",
+    "deff_kind",
     "out",
 )
 
@@ -148,6 +152,7 @@ def analyze_db(
     index_version: str,
     df_rule: str,
     lonely_psu: str,
+    deff_kind: str,
     out: Path,
     since: datetime | None,
     until: datetime | None,
@@ -191,11 +196,18 @@ def analyze_db(
                 **selection,
             )
             table = indices_by_groupings(
-                counts, form, design, groupings, version=index_version, ci=ci, confidence=confidence
+                counts,
+                form,
+                design,
+                groupings,
+                version=index_version,
+                ci=ci,
+                confidence=confidence,
+                deff=deff_kind,
             )
         except (StatisticsQueryError, AnalysisError) as exc:
             raise click.ClickException(str(exc)) from None
-    table.to_csv(out, index=False)
+    write_table(table, out, notes={"source": "database", "form": form.id})
     flagged = ", ".join(f"{f} {n}" for f, n in summary.flagged.items() if n) or "none"
     click.echo(
         f"{summary.analysed} response(s) analysed, {summary.excluded} excluded "

@@ -160,8 +160,10 @@ def test_deff_is_one_for_equal_weights_complete_answers_with_replacement(form17)
     t = satisfaction_indices(counts, form17, design, deff="replace").table
     crit = t[t["level"] == "criterion"]
     np.testing.assert_allclose(crit["deff"], 1.0, rtol=1e-12)
-    wor = satisfaction_indices(counts, form17, design).table
+    wor = satisfaction_indices(counts, form17, design, deff="without_replacement").table
     assert (wor["deff"] > 1e6).all()  # n = N: the without-replacement reference variance is 0
+    auto = satisfaction_indices(counts, form17, design).table  # default: with replacement here
+    np.testing.assert_allclose(auto["deff"], t["deff"], rtol=1e-14)
 
 
 @pytest.mark.parametrize(

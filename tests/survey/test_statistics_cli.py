@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -133,3 +134,51 @@ def test_parse_by() -> None:
     assert parse_by(None) == ([], None)
     assert parse_groupings(()) == ([[]], None)
     assert parse_groupings(("field_code", "period:half")) == ([["field_code"], ["period"]], "half")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_output_neutralizes_formulas(app, runner, seeded, tmp_path, suffix) -> None:
+    """A unit code that reads as a formula is written with an apostrophe, CSV and XLSX."""
+    from sqlalchemy import update
+
+    from survey.models import Agency
+
+    with app.app_context():
+        db.session.execute(
+            update(Agency).where(Agency.code == "H_AN_PHU").values(code='=HYPERLINK("http://x")')
+        )
+        db.session.commit()
+    out = tmp_path / f"out{suffix}"
+    result = runner.invoke(
+        ["analyze-db", "--form", "sipas-counter", "--by", "agency_code", *DESIGN, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    if suffix == ".csv":
+        table = pd.read_csv(out, dtype={"agency_code": str})
+    else:
+        table = pd.read_excel(out, sheet_name="indices", dtype={"agency_code": str})
+    codes = set(table["agency_code"])
+    assert '\'=HYPERLINK("http://x")' in codes
+    assert not any(str(code).startswith("=") for code in codes)
+
+
+def test_no_weights_gives_finite_deff_and_shows_the_whole_province(runner, seeded, tmp_path):
+    """The database has no weights: with-replacement deff, NCHS n* (issue 14 §1)."""
+    out = tmp_path / "db.csv"
+    result = runner.invoke(["analyze-db", "--form", "sipas-counter", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    inner = table[(table["estimate"] > 0) & (table["estimate"] < 100)]
+    assert len(inner) > 0.9 * len(table)
+    assert np.isfinite(inner["deff"]).all() and (inner["deff"] > 0).all()
+    indices = table[table["level"] != "criterion"]
+    assert (indices["n"] >= 200).all()
+    assert (indices["n_eff"] >= 30).all()
+    assert not indices["suppressed"].any(), indices["suppression_reason"].tolist()
+    wor = tmp_path / "wor.csv"
+    args = ["analyze-db", "--form", "sipas-counter", "--deff", "without_replacement"]
+    result = runner.invoke([*args, "--out", str(wor)])
+    assert result.exit_code == 0, result.output
+    r_like = pd.read_csv(wor)
+    assert not np.isfinite(r_like.loc[inner.index, "deff"]).any()  # R: Inf
+    np.testing.assert_allclose(r_like["n_eff"], table["n_eff"], rtol=1e-12)

@@ -8,8 +8,9 @@ Modules: :mod:`analysis.design` (Design, Calibration), :mod:`analysis.counts` (t
 table), :mod:`analysis.estimators` (domain ratios), :mod:`analysis.variance` (linearisation),
 :mod:`analysis.intervals`, :mod:`analysis.reliability`, :mod:`analysis.indices` (the SIPAS
 indices), :mod:`analysis.descriptive` (mean scores, shares), :mod:`analysis.compare`,
-:mod:`analysis.results`; weights are in :mod:`analysis.weighting`; :mod:`analysis.tabulate`
-(vectorised count-table sums) and :mod:`analysis.exports` (reading the wide export).
+:mod:`analysis.results`, :mod:`analysis.funnel` (funnel-plot limits); weights are in
+:mod:`analysis.weighting`; :mod:`analysis.tabulate` (vectorised count-table sums) and
+:mod:`analysis.exports` (reading the wide export).
 """
 
 from analysis.compare import compare_domains, domain_differences
@@ -17,6 +18,7 @@ from analysis.counts import counts_from_responses, validate_counts
 from analysis.descriptive import item_statistics
 from analysis.design import Calibration, Design
 from analysis.errors import AnalysisError
+from analysis.funnel import funnel_limits, funnel_position
 from analysis.indices import satisfaction_indices
 from analysis.results import Difference, IndexResult
 
@@ -29,6 +31,8 @@ __all__ = [
     "compare_domains",
     "counts_from_responses",
     "domain_differences",
+    "funnel_limits",
+    "funnel_position",
     "item_statistics",
     "satisfaction_indices",
     "validate_counts",

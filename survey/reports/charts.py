@@ -8,7 +8,7 @@ Every chart
 
 - scales with its container (``viewBox``, ``width="100%"``, no fixed height); the view box is
   :data:`VIEW_WIDTH` units wide and text is :data:`FONT_SIZE` units, so text stays at least
-  11 px on a 320 px wide container;
+  11 px on a 311 px wide container (a 375 px phone less two 1rem paddings);
 - works under a Content-Security-Policy without inline styles: no ``style`` attribute or element,
   only SVG presentation attributes and ``class`` names, whose rules are in ``static/charts.css``;
 - is an image for assistive technology (``role="img"``, ``<title>`` and ``<desc>`` referenced by
@@ -44,10 +44,11 @@ __all__ = [
     "suggested_x_scale",
 ]
 
-VIEW_WIDTH = 520
+VIEW_WIDTH = 500
 """Width of every chart's view box, in user units."""
 FONT_SIZE = 18
-"""Size of all chart text in user units: 18 / 520 x 320 px = 11.1 px on a 320 px container."""
+"""Size of all chart text in user units: 18 / 500 x 311 px = 11.2 px on a 311 px container
+(a 375 px phone less two 1rem paddings)."""
 LINE_HEIGHT = 22
 MARGIN = 8
 
@@ -509,6 +510,9 @@ def _tick_text(value: float, lang: str | None = None) -> str:
     return text
 
 
+_TICK_BASELINE = LINE_HEIGHT + 8  # below the axis line: clear of the lowest y tick label
+
+
 def _x_axis(
     scale: _Linear,
     ticks: Sequence[float],
@@ -516,25 +520,29 @@ def _x_axis(
     bottom: float,
     label: str,
     lang: str | None,
+    *,
+    grid: bool = True,
 ) -> list[str]:
-    """Vertical grid lines from ``top`` to ``bottom``, tick labels and the axis label below."""
+    """Vertical grid lines from ``top`` to ``bottom`` (unless the rows draw their own), tick
+    labels and the axis label below."""
     out = []
     for tick in ticks:
         x = scale(tick)
-        out.append(_line(x, top, x, bottom, class_="grid", stroke=GRID, stroke_width=1))
+        if grid:
+            out.append(_line(x, top, x, bottom, class_="grid", stroke=GRID, stroke_width=1))
         out.append(
-            _text(x, bottom + LINE_HEIGHT, _tick_text(tick, lang), cls="tick", anchor="middle")
+            _text(x, bottom + _TICK_BASELINE, _tick_text(tick, lang), cls="tick", anchor="middle")
         )
     out.append(_line(scale.r0, bottom, scale.r1, bottom, class_="axis", stroke=INK, stroke_width=1))
     centre = VIEW_WIDTH / 2
     for index, line in enumerate(_wrap(label, VIEW_WIDTH - 2 * MARGIN)):
-        y = bottom + LINE_HEIGHT * (index + 2) + 4
+        y = bottom + _TICK_BASELINE + LINE_HEIGHT * (index + 1) + 2
         out.append(_text(centre, y, line, cls="axis-label", anchor="middle"))
     return out
 
 
 def _axis_label_height(label: str) -> float:
-    return LINE_HEIGHT * (len(_wrap(label, VIEW_WIDTH - 2 * MARGIN)) + 1) + 10
+    return _TICK_BASELINE + LINE_HEIGHT * len(_wrap(label, VIEW_WIDTH - 2 * MARGIN)) + 12
 
 
 def _y_axis(
@@ -599,8 +607,10 @@ def _row_label(label: str, x: float, y_mid: float) -> tuple[str, float]:
     return _tag("text", attrs, tspans), len(lines) * LINE_HEIGHT
 
 
-def _row_frame(index: int, y: float, height: float, label: str) -> str:
-    """A row's background (zebra striped; the hover and link target) and its left label."""
+def _row_frame(index: int, y: float, height: float, label: str, grid: Sequence[float]) -> str:
+    """A row's background (zebra striped; the hover and link target), its left label and the
+    vertical grid lines at ``grid`` across the row (drawn here so that they stay under the marks).
+    """
     background = _tag(
         "rect",
         {
@@ -612,7 +622,10 @@ def _row_frame(index: int, y: float, height: float, label: str) -> str:
             "fill": ZEBRA if index % 2 == 0 else "#ffffff",
         },
     )
-    return background + _row_label(label, MARGIN, y + height / 2)[0]
+    lines = "".join(
+        _line(x, y, x, y + height, class_="grid", stroke=GRID, stroke_width=1) for x in grid
+    )
+    return background + _row_label(label, MARGIN, y + height / 2)[0] + lines
 
 
 def _row_height(label: str) -> float:
@@ -705,7 +718,7 @@ def ranked_intervals_svg(
         shape, colour = _MARK_STYLE[point.mark]
         colour = MUTED if point.muted else colour
         parts = [_title(_full_tooltip(point.label, point.tooltip))]
-        parts.append(_row_frame(index, y, height, point.label))
+        parts.append(_row_frame(index, y, height, point.label, [scale(t) for t in ticks]))
         parts.append(
             _line(
                 x_of(point.low),
@@ -749,7 +762,7 @@ def ranked_intervals_svg(
         y += height
     plot_bottom = y
     body.extend(rows)
-    body.extend(_x_axis(scale, ticks, plot_top, plot_bottom, axis_label, lang))
+    body.extend(_x_axis(scale, ticks, plot_top, plot_bottom, axis_label, lang, grid=False))
     if center is not None:
         body.append(
             _line(
@@ -1468,7 +1481,7 @@ def importance_performance_svg(
     for (name, colour, _), label, (x, edge, width, anchor, bottom_edge) in zip(
         _QUADRANTS, quadrant_labels, corners, strict=True
     ):
-        lines = _wrap(label, max(width, 90.0))
+        lines = _wrap(label, max(width, 90.0) / 1.1)  # bold text is wider
         for i, line in enumerate(lines):
             if bottom_edge:
                 y = edge - 8 - (len(lines) - 1 - i) * LINE_HEIGHT
@@ -1516,7 +1529,7 @@ def importance_performance_svg(
             "data-importance": _num(point.importance),
         }
         body.append(_tag("g", attrs, _title(_full_tooltip(point.label, point.tooltip)) + mark))
-    y = plot_bottom + _axis_label_height(x_label) + 4
+    y = plot_bottom + _axis_label_height(x_label) + LINE_HEIGHT / 2 + 6
     for number, point in enumerate(points, start=1):
         tag = f"{number}"
         key = _text(
@@ -1618,7 +1631,7 @@ def bars_svg(
         colour = MUTED if bar.muted else INK
         parts = [
             _title(_full_tooltip(bar.label, bar.tooltip)),
-            _row_frame(index, y, height, bar.label),
+            _row_frame(index, y, height, bar.label, [scale(t) for t in ticks]),
         ]
         start, end = sorted((x_of(lo), x_of(bar.value)))
         parts.append(
@@ -1665,7 +1678,7 @@ def bars_svg(
         body.append(_tag("g", {"class": cls}, "".join(parts)))
         y += height
     plot_bottom = y
-    body.extend(_x_axis(scale, ticks, plot_top, plot_bottom, axis_label, lang))
+    body.extend(_x_axis(scale, ticks, plot_top, plot_bottom, axis_label, lang, grid=False))
     body.append(_line(x_of(lo), plot_top, x_of(lo), plot_bottom, class_="axis", stroke=INK))
     bottom = plot_bottom + _axis_label_height(axis_label)
     items = []

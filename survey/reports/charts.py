@@ -1279,6 +1279,7 @@ def trend_svg(
             )
         )
     half = spacing / 2 if count > 1 else (x_last - x_first) / 2 + inset
+    dot = max(3.0, min(5.5, spacing * 0.3)) if count > 1 else 5.5  # dots apart when many
     for index, point in enumerate(points):
         parts = [_title(point.tooltip)]
         parts.append(
@@ -1301,11 +1302,11 @@ def trend_svg(
                     "circle",
                     xs[index],
                     y_of(point.estimate),
-                    5.5,
+                    dot,
                     class_="point" + (" muted" if point.muted else ""),
                     fill="#ffffff" if point.muted else BLUE,
                     stroke=MUTED if point.muted else "#ffffff",
-                    stroke_width=2,
+                    stroke_width=2 if point.muted or dot >= 5 else 1,
                     stroke_dasharray="3 2" if point.muted else None,
                 )
             )

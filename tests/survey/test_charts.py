@@ -268,7 +268,54 @@ def bars(**kwargs: Any) -> Markup:
     return charts.bars_svg(args.pop("bars", bar_list()), **args)
 
 
+COMMUNES = (
+    "UBND xã Vĩnh Thạnh Trung",
+    "UBND phường Mỹ Bình",
+    "UBND thị trấn Chợ Vàm",
+    "Trung tâm Phục vụ hành chính công tỉnh An Giang",
+    "Sở Nông nghiệp và Phát triển nông thôn",
+    NASTY,
+)
+
+
+def ranked_long(**kwargs: Any) -> Markup:
+    """Thirty rows of long names, as on a province's commune list."""
+    points = [
+        IntervalPoint(
+            f"{COMMUNES[i % len(COMMUNES)]} {i + 1}",
+            60.0 + i,
+            55.0 + i * 1.1,
+            min(100.0, 63.0 + i),
+            f"{i}",
+            mark=("above", "same", "below", "none")[i % 4],
+            muted=i % 7 == 3,
+            href=f"/reports/units/C{i}",
+        )
+        for i in range(30)
+    ]
+    return ranked(points=points, center=75.5, **kwargs)
+
+
+def trend_long(**kwargs: Any) -> Markup:
+    """Thirty-six months: labels must thin out."""
+    labels = [f"{m % 12 + 1:02d}/{2024 + m // 12}" for m in range(36)]
+    points = [
+        TrendPoint(
+            label,
+            80.0 + 5 * math.sin(i / 4),
+            77.0 + 5 * math.sin(i / 4),
+            83.0 + 5 * math.sin(i / 4),
+            f"{label} {NASTY}",
+            muted=i in (20, 21),
+        )
+        for i, label in enumerate(labels)
+    ]
+    return trend(points=points, **kwargs)
+
+
 CHARTS: dict[str, Callable[..., Markup]] = {
+    "ranked_long": ranked_long,
+    "trend_long": trend_long,
     "ranked": ranked,
     "funnel": funnel,
     "trend": trend,
@@ -276,6 +323,8 @@ CHARTS: dict[str, Callable[..., Markup]] = {
     "bars": bars,
 }
 CHARTS_TITLES = {
+    "ranked_long": "Chỉ số SIPAS theo đơn vị",
+    "trend_long": "Xu hướng chỉ số SIPAS",
     "ranked": "Chỉ số SIPAS theo đơn vị",
     "funnel": "Phễu SIPAS",
     "trend": "Xu hướng chỉ số SIPAS",
@@ -430,6 +479,15 @@ def test_ranked_legend_lists_the_marks_used() -> None:
     assert [t.text for t in with_class(root, "legend-label")] == ["Cao hơn tỉnh"]
 
 
+def test_ranked_clamps_values_beyond_given_axis_ends_to_the_plot() -> None:
+    root = parse(ranked(lo=70.0, hi=90.0))
+    x_of = axis_map(root)
+    bars = [with_class(row, "interval")[0] for row in with_class(root, "row")]
+    ends = [x for bar in bars for x in (f(bar, "x1"), f(bar, "x2"))]
+    assert min(ends) == pytest.approx(x_of(70.0), abs=0.02)
+    assert max(ends) == pytest.approx(x_of(90.0), abs=0.02)
+
+
 def test_ranked_without_center_draws_no_reference_line() -> None:
     root = parse(ranked(center=None))
     assert not with_class(root, "center") and not with_class(root, "center-label")
@@ -538,6 +596,13 @@ def test_funnel_draws_each_position_distinctly() -> None:
     assert shapes["point muted"][1] == "#ffffff"
     assert shapes["point point-within"][0] == SVG + "circle"
     assert shapes["point point-above_998"][0] == SVG + "polygon"
+
+
+def test_funnel_links_points_with_href() -> None:
+    root = parse(funnel())
+    links = all_of(root, "a")
+    assert [a.get("href") for a in links] == ["/reports/units/STP"]
+    assert f(links[0][0], "data-n") == 412
 
 
 def test_funnel_legend_names_levels_center_and_positions() -> None:

@@ -16,6 +16,17 @@ Every chart
 - draws marks with shape differences as well as colour-blind-safe colours (Okabe & Ito), greys
   and hollows muted (suppressed) values, and gives every mark a ``<title>`` tooltip;
 - escapes every label, tooltip and link (unit names come from the database).
+
+A view passes the result to its template, where ``{{ chart }}`` inserts it unescaped (it is
+``Markup``); the page layout links ``static/charts.css``. Each function raises ``ValueError``
+when given nothing to draw, so a page shows its "no data" sentence instead::
+
+    chart = ranked_intervals_svg(
+        [IntervalPoint("Sở Tư pháp", 87.2, 85.1, 89.0, "Sở Tư pháp: 87,2 (85,1–89,0), n = 412",
+                       mark="above", href=url_for("reports.unit", agency_code="STP"))],
+        center=84.0, center_label=_("Province: %(v)s", v="84,0"), title=..., description=...,
+        axis_label=_("SIPAS (%), 95% confidence interval"), lang=get_locale().language,
+    )
 """
 
 from __future__ import annotations
@@ -73,7 +84,7 @@ _MARK_STYLE: dict[str, tuple[str, str]] = {
     "above": ("up", BLUE),
     "same": ("circle", "#4d4d4d"),
     "below": ("down", VERMILLION),
-    "none": ("circle", INK),
+    "none": ("diamond", INK),
 }
 _POSITION_STYLE: dict[str, tuple[str, str, float, bool]] = {
     # position -> (shape, colour, size, outlined)
@@ -119,7 +130,8 @@ class IntervalPoint:
     tooltip : str
         Text shown on hover, e.g. ``"Sở Tư pháp: 87.2 (85.1–89.0), n = 412"``.
     mark : {"above", "same", "below", "none"}
-        Comparison with the reference value: drawn as ▲, ● or ▼ in blue, grey or vermillion.
+        Comparison with the reference value: drawn as ▲, ● or ▼ in blue, grey or vermillion;
+        ◆ black for no comparison.
     muted : bool
         A suppressed (unreliable) estimate: drawn grey and hollow with a dashed bar.
     href : str or None
@@ -651,7 +663,7 @@ def ranked_intervals_svg(
 
     Each row has the label on the left (two lines at most, then shortened; the full label is in
     the tooltip), a bar from ``low`` to ``high`` and a mark at ``estimate``: ▲ blue when
-    significantly above the reference, ● grey when not different, ▼ vermillion when below, ●
+    significantly above the reference, ● grey when not different, ▼ vermillion when below, ◆
     black without a comparison; muted (suppressed) rows are grey, hollow and dashed.
 
     Parameters
@@ -787,9 +799,19 @@ def ranked_intervals_svg(
                 shape, 0, 0, 6.5 if shape == "circle" else 8.0, fill=colour, stroke="#ffffff"
             )
             items.append(_LegendItem(swatch, mark_labels[mark]))
-    if muted_label and any(p.muted for p in points):
+    muted_marks = [p.mark for p in points if p.muted]
+    if muted_label and muted_marks:
+        shape = _MARK_STYLE[muted_marks[0]][0]  # drawn as the first muted row is
         swatch = _line(-12, 0, 12, 0, stroke=MUTED, stroke_width=3, stroke_dasharray="5 3") + (
-            _marker("circle", 0, 0, 6.5, fill="#ffffff", stroke=MUTED, stroke_width=2)
+            _marker(
+                shape,
+                0,
+                0,
+                6.5 if shape == "circle" else 8.0,
+                fill="#ffffff",
+                stroke=MUTED,
+                stroke_width=2,
+            )
         )
         items.append(_LegendItem(swatch, muted_label))
     legend, legend_height = _legend(items, bottom)

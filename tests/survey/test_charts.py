@@ -293,7 +293,7 @@ def ranked_long(**kwargs: Any) -> Markup:
         )
         for i in range(30)
     ]
-    return ranked(points=points, center=75.5, **kwargs)
+    return ranked(points=points, center=75.5, center_label="Toàn tỉnh: 75,5", **kwargs)
 
 
 def trend_long(**kwargs: Any) -> Markup:
@@ -446,7 +446,9 @@ def test_ranked_draws_mark_shapes_and_muted_rows_distinctly() -> None:
     above_y = [y for _, y in polyline_points(above)]
     below_y = [y for _, y in polyline_points(below)]
     assert above_y[0] == min(above_y) and below_y[0] == max(below_y)
-    assert same.tag == plain.tag == muted.tag == SVG + "circle"
+    assert same.tag == SVG + "circle"
+    for diamond in (plain, muted):  # ◆, hollow when muted
+        assert diamond.tag == SVG + "polygon" and len(polyline_points(diamond)) == 4
     assert len({above.get("fill"), same.get("fill"), below.get("fill"), plain.get("fill")}) == 4
     assert "muted" in muted.get("class", "") and muted.get("fill") == "#ffffff"
     assert with_class(rows[3], "interval")[0].get("stroke-dasharray")

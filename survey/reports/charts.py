@@ -75,8 +75,6 @@ BLUE = "#0072B2"
 SKY = "#56B4E9"
 ORANGE = "#E69F00"
 VERMILLION = "#D55E00"
-GREEN = "#009E73"
-PURPLE = "#CC79A7"
 ZEBRA = "#f2f4f7"
 
 _MARK_STYLE: dict[str, tuple[str, str]] = {
@@ -320,7 +318,8 @@ def _line(x1: float, y1: float, x2: float, y2: float, **attrs: object) -> str:
 
 
 def _marker(shape: str, x: float, y: float, size: float, **attrs: object) -> str:
-    """A circle (radius ``size``) or an up / down triangle (half-width ``size``) centred at x, y."""
+    """A circle (radius ``size``), an up / down triangle or a diamond (half-width ``size``)
+    centred at x, y; the triangles and the diamond list their apex (at x) first."""
     rendered = {_attr_name(key): value for key, value in attrs.items()}
     if shape == "circle":
         return _tag("circle", {"cx": float(x), "cy": float(y), "r": float(size), **rendered})
@@ -331,13 +330,8 @@ def _marker(shape: str, x: float, y: float, size: float, **attrs: object) -> str
         pts = [(x, y + h), (x + size, y - h * 0.75), (x - size, y - h * 0.75)]
     elif shape == "diamond":
         pts = [(x, y - h), (x + size, y), (x, y + h), (x - size, y)]
-    else:  # square
-        pts = [
-            (x - size, y - size),
-            (x + size, y - size),
-            (x + size, y + size),
-            (x - size, y + size),
-        ]
+    else:
+        raise ValueError(f"unknown marker shape {shape!r}")
     return _tag("polygon", {"points": _points(pts), **rendered})
 
 
@@ -431,10 +425,10 @@ def _wrap(text: str, width: float, max_lines: int = 2) -> list[str]:
         if _text_width(candidate) <= width or not current:
             current = candidate
             continue
-        lines.append(current)
-        if len(lines) == max_lines - 1:
-            current = " ".join(words[index:])
+        if len(lines) >= max_lines - 1:  # the last line takes the rest, shortened below
+            current = " ".join([current, *words[index:]])
             break
+        lines.append(current)
         current = word
     lines.append(current)
     return [_fit(line, width) for line in lines if line]
@@ -467,8 +461,10 @@ def _nice_domain(
 ) -> tuple[float, float, list[float]]:
     """A padded domain with 4-6 round ticks at its ends and inside it.
 
-    ``lo`` / ``hi`` fix the ends when given. Otherwise the data range is padded by 4 % (at least
-    0.5) and widened to round ticks, without crossing ``bounds`` (0-100) when the data lie in it.
+    ``lo`` / ``hi`` fix the ends when given. Otherwise the data range is padded by 4 % of its
+    span (5 % of the value when all values are equal) and widened to round ticks, the round
+    ticks preferring the tightest domain with 4-6 of them, without crossing ``bounds`` (0-100)
+    when the data lie in it.
     """
     data_lo, data_hi = min(values), max(values)
     span = data_hi - data_lo
@@ -477,7 +473,7 @@ def _nice_domain(
     end = hi if hi is not None else data_hi + pad
     if end <= start:
         end = start + 1.0
-    best: tuple[float, float, float, float] | None = None  # (badness, t0, t1, step)
+    candidates = []  # (badness, t0, t1, step)
     for exponent in range(-3, 5):
         for mantissa in (1.0, 2.0, 2.5, 5.0):
             step = mantissa * 10.0**exponent
@@ -489,10 +485,8 @@ def _nice_domain(
                 t1 = min(t1, bounds[1])
             count = len(_ticks_in(t0, t1, step))
             badness = (t1 - t0) / (end - start) + (0 if 4 <= count <= 6 else 10 + abs(count - 5))
-            if best is None or badness < best[0]:
-                best = (badness, t0, t1, step)
-    assert best is not None  # the loops always run
-    _, t0, t1, step = best
+            candidates.append((badness, t0, t1, step))
+    _, t0, t1, step = min(candidates)
     return t0, t1, _ticks_in(t0, t1, step)
 
 

@@ -495,6 +495,17 @@ def test_ranked_without_center_draws_no_reference_line() -> None:
     assert not with_class(root, "center") and not with_class(root, "center-label")
 
 
+def test_wrap_keeps_to_the_line_count_and_width() -> None:
+    name = "Trung tâm Phục vụ hành chính công tỉnh An Giang và các huyện"
+    for max_lines in (1, 2, 3):
+        lines = charts._wrap(name, 150, max_lines)
+        assert 1 <= len(lines) <= max_lines
+        assert all(charts._text_width(line) <= 150 for line in lines)
+        assert lines[-1].endswith("…")
+    assert charts._wrap("Sở Y tế", 150) == ["Sở Y tế"]
+    assert charts._wrap("", 150) == []
+
+
 def test_inputs_are_checked() -> None:
     with pytest.raises(ValueError, match="low"):
         IntervalPoint("a", 5.0, 6.0, 4.0, "t")

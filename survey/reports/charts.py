@@ -84,13 +84,14 @@ _MARK_STYLE: dict[str, tuple[str, str]] = {
     "below": ("down", VERMILLION),
     "none": ("diamond", INK),
 }
-_POSITION_STYLE: dict[str, tuple[str, str, float, bool]] = {
-    # position -> (shape, colour, size, outlined)
-    "above_998": ("up", BLUE, 9.0, True),
-    "above_95": ("up", SKY, 7.5, False),
-    "within": ("circle", "#4d4d4d", 5.5, False),
-    "below_95": ("down", ORANGE, 7.5, False),
-    "below_998": ("down", VERMILLION, 9.0, True),
+_POSITION_STYLE: dict[str, tuple[str, str, float, float]] = {
+    # position -> (shape, colour, size, width of a dark outline; 0 for a thin white one).
+    # The light colours get an outline so that the shape stands out on white (WCAG 1.4.11).
+    "above_998": ("up", BLUE, 9.0, 2.5),
+    "above_95": ("up", SKY, 7.5, 1.0),
+    "within": ("circle", "#4d4d4d", 5.5, 0.0),
+    "below_95": ("down", ORANGE, 7.5, 1.0),
+    "below_998": ("down", VERMILLION, 9.0, 2.5),
 }
 _SAFE_HREF_PREFIXES = ("/", "#", "?", "https://", "http://")
 
@@ -935,8 +936,8 @@ def funnel_svg(
     The limits of each level are drawn as two polylines (low and high) through the rows of
     ``limits`` sorted by n: levels of 0.99 and above dashed, lower levels solid. The reference
     ``center`` is a horizontal line. Points are drawn by position: ▲ above and ▼ below the limits
-    (larger and outlined beyond the outer limit, blue above, orange / vermillion below), ● grey
-    within; muted points are grey and hollow.
+    (larger, darker and thickly outlined beyond the outer limit; blue above, orange / vermillion
+    below), ● grey within; muted points are grey and hollow.
 
     Parameters
     ----------
@@ -1056,7 +1057,7 @@ def funnel_svg(
     # Points: within first, outliers last so they are drawn on top.
     order = {"within": 0, "above_95": 1, "below_95": 1, "above_998": 2, "below_998": 2}
     for point in sorted(points, key=lambda p: (not p.muted, order[p.position])):
-        shape, colour, size, outlined = _POSITION_STYLE[point.position]
+        shape, colour, size, outline = _POSITION_STYLE[point.position]
         if point.muted:
             marker = _marker(
                 "circle",
@@ -1076,8 +1077,8 @@ def funnel_svg(
                 y_of(point.estimate),
                 size,
                 fill=colour,
-                stroke=INK if outlined else "#ffffff",
-                stroke_width=2 if outlined else 1,
+                stroke=INK if outline else "#ffffff",
+                stroke_width=outline or 1.0,
                 class_=f"point point-{point.position}",
             )
         group = _tag(
@@ -1098,15 +1099,15 @@ def funnel_svg(
     used = {p.position for p in points if not p.muted}
     for position in ("above_998", "above_95", "within", "below_95", "below_998"):
         if position_labels and position in position_labels and position in used:
-            shape, colour, size, outlined = _POSITION_STYLE[position]
+            shape, colour, size, outline = _POSITION_STYLE[position]
             swatch = _marker(
                 shape,
                 0,
                 0,
                 size,
                 fill=colour,
-                stroke=INK if outlined else "#ffffff",
-                stroke_width=2 if outlined else 1,
+                stroke=INK if outline else "#ffffff",
+                stroke_width=outline or 1.0,
             )
             items.append(_LegendItem(swatch, position_labels[position]))
     if muted_label and any(p.muted for p in points):
@@ -1241,15 +1242,19 @@ def trend_svg(
                 )
             )
     # The band: one polygon per run of segments that share a lightness.
-    has_band = [p.low is not None and p.high is not None for p in points]
+    spans = {
+        i: (p.low, p.high) for i, p in enumerate(points) if p.low is not None and p.high is not None
+    }
+    estimates = {i: p.estimate for i, p in enumerate(points) if p.estimate is not None}
+    has_band = [i in spans for i in range(count)]
     segments = [has_band[i] and has_band[i + 1] for i in range(count - 1)]
     light = [points[i].muted or points[i + 1].muted for i in range(count - 1)]
     for flag in (False, True):
         wanted = [seg and light[i] == flag for i, seg in enumerate(segments)]
         for run in _runs(wanted):
             indices = [*run, run[-1] + 1]
-            upper = [(xs[i], y_of(points[i].high)) for i in indices]  # type: ignore[arg-type]
-            lower = [(xs[i], y_of(points[i].low)) for i in reversed(indices)]  # type: ignore[arg-type]
+            upper = [(xs[i], y_of(spans[i][1])) for i in indices]
+            lower = [(xs[i], y_of(spans[i][0])) for i in reversed(indices)]
             body.append(
                 _tag(
                     "polygon",
@@ -1268,19 +1273,19 @@ def trend_svg(
             body.append(
                 _line(
                     xs[index],
-                    y_of(point.low),
+                    y_of(spans[index][0]),
                     xs[index],
-                    y_of(point.high),  # type: ignore[arg-type]
+                    y_of(spans[index][1]),
                     class_="whisker",
                     stroke=MUTED if point.muted else BLUE,
                     stroke_width=3,
                     stroke_opacity=0.6,
                 )
             )
-    for run in _runs([p.estimate is not None for p in points]):
+    for run in _runs([i in estimates for i in range(count)]):
         if len(run) < 2:
             continue
-        pts = [(xs[i], y_of(points[i].estimate)) for i in run]  # type: ignore[arg-type]
+        pts = [(xs[i], y_of(estimates[i])) for i in run]
         body.append(
             _tag(
                 "polyline",
@@ -1368,7 +1373,8 @@ def trend_svg(
 _IPA_HEIGHT = 340
 _QUADRANTS = (
     # (name, colour, text colour) in the order of quadrant_labels
-    ("concentrate", VERMILLION, "#ffffff"),  # high importance, low performance
+    ("concentrate", "#B34700", "#ffffff"),  # high importance, low performance (dark vermillion:
+    # 5.5:1 on white, for its label text)
     ("keep", BLUE, "#ffffff"),  # high importance, high performance
     ("low-priority", "#4d4d4d", "#ffffff"),  # low importance, low performance
     ("overkill", "#007A5A", "#ffffff"),  # low importance, high performance
@@ -1462,33 +1468,9 @@ def importance_performance_svg(
     )
     body.extend(_y_axis(ys, y_ticks, _PLOT_LEFT, _PLOT_RIGHT, lang))
     body.extend(_x_axis(xs, x_ticks, plot_top, plot_bottom, x_label, lang))
-    for value, vertical in ((cx, True), (cy, False)):
-        if vertical:
-            body.append(
-                _line(
-                    value,
-                    plot_top,
-                    value,
-                    plot_bottom,
-                    class_="cross",
-                    stroke=INK,
-                    stroke_width=2,
-                    stroke_dasharray="6 4",
-                )
-            )
-        else:
-            body.append(
-                _line(
-                    _PLOT_LEFT,
-                    value,
-                    _PLOT_RIGHT,
-                    value,
-                    class_="cross",
-                    stroke=INK,
-                    stroke_width=2,
-                    stroke_dasharray="6 4",
-                )
-            )
+    cross = {"class_": "cross", "stroke": INK, "stroke_width": 2, "stroke_dasharray": "6 4"}
+    body.append(_line(cx, plot_top, cx, plot_bottom, **cross))
+    body.append(_line(_PLOT_LEFT, cy, _PLOT_RIGHT, cy, **cross))
     corners = (
         (_PLOT_LEFT + 6, plot_top, cx - _PLOT_LEFT - 12, "start", False),
         (_PLOT_RIGHT - 6, plot_top, _PLOT_RIGHT - cx - 12, "end", False),

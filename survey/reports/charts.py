@@ -666,7 +666,8 @@ def ranked_intervals_svg(
     points : sequence of IntervalPoint
         The rows, top to bottom.
     center : float or None
-        Reference value (the province), drawn as a vertical dashed line; None for none.
+        Reference value (the province), drawn as a vertical dashed line; None for none. Not
+        drawn (nor its label) when it lies outside given axis ends ``lo`` / ``hi``.
     center_label : str
         Label of the reference line, drawn above the plot.
     title, description : str
@@ -707,6 +708,8 @@ def ranked_intervals_svg(
     def x_of(value: float) -> float:
         return scale(min(max(value, d0), d1))
 
+    if center is not None and not d0 <= center <= d1:
+        center = None  # outside the given axis ends: no line drawn at a false place
     body: list[str] = []
     top = MARGIN
     if center is not None and center_label:

@@ -493,6 +493,9 @@ def test_ranked_clamps_values_beyond_given_axis_ends_to_the_plot() -> None:
 def test_ranked_without_center_draws_no_reference_line() -> None:
     root = parse(ranked(center=None))
     assert not with_class(root, "center") and not with_class(root, "center-label")
+    # A centre outside given axis ends is not drawn at the edge as if it were there.
+    root = parse(ranked(center=95.0, lo=50.0, hi=90.0))
+    assert not with_class(root, "center")
 
 
 def test_wrap_keeps_to_the_line_count_and_width() -> None:

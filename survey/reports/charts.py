@@ -8,7 +8,7 @@ Every chart
 
 - scales with its container (``viewBox``, ``width="100%"``, no fixed height); the view box is
   :data:`VIEW_WIDTH` units wide and text is :data:`FONT_SIZE` units, so text stays at least
-  11 px on a 320 px wide container;
+  11 px on a 311 px wide container (a 375 px phone less two 1rem paddings);
 - works under a Content-Security-Policy without inline styles: no ``style`` attribute or element,
   only SVG presentation attributes and ``class`` names, whose rules are in ``static/charts.css``;
 - is an image for assistive technology (``role="img"``, ``<title>`` and ``<desc>`` referenced by
@@ -16,6 +16,17 @@ Every chart
 - draws marks with shape differences as well as colour-blind-safe colours (Okabe & Ito), greys
   and hollows muted (suppressed) values, and gives every mark a ``<title>`` tooltip;
 - escapes every label, tooltip and link (unit names come from the database).
+
+A view passes the result to its template, where ``{{ chart }}`` inserts it unescaped (it is
+``Markup``); the page layout links ``static/charts.css``. Each function raises ``ValueError``
+when given nothing to draw, so a page shows its "no data" sentence instead::
+
+    chart = ranked_intervals_svg(
+        [IntervalPoint("Sở Tư pháp", 87.2, 85.1, 89.0, "Sở Tư pháp: 87,2 (85,1–89,0), n = 412",
+                       mark="above", href=url_for("reports.unit", agency_code="STP"))],
+        center=84.0, center_label=_("Province: %(v)s", v="84,0"), title=..., description=...,
+        axis_label=_("SIPAS (%), 95% confidence interval"), lang=get_locale().language,
+    )
 """
 
 from __future__ import annotations
@@ -31,6 +42,9 @@ from markupsafe import Markup, escape
 
 __all__ = [
     "Bar",
+    "bars_svg",
+    "importance_performance_svg",
+    "trend_svg",
     "FunnelLimit",
     "FunnelPoint",
     "IntervalPoint",
@@ -41,10 +55,11 @@ __all__ = [
     "suggested_x_scale",
 ]
 
-VIEW_WIDTH = 520
+VIEW_WIDTH = 500
 """Width of every chart's view box, in user units."""
 FONT_SIZE = 18
-"""Size of all chart text in user units: 18 / 520 x 320 px = 11.1 px on a 320 px container."""
+"""Size of all chart text in user units: 18 / 500 x 311 px = 11.2 px on a 311 px container
+(a 375 px phone less two 1rem paddings)."""
 LINE_HEIGHT = 22
 MARGIN = 8
 
@@ -60,8 +75,6 @@ BLUE = "#0072B2"
 SKY = "#56B4E9"
 ORANGE = "#E69F00"
 VERMILLION = "#D55E00"
-GREEN = "#009E73"
-PURPLE = "#CC79A7"
 ZEBRA = "#f2f4f7"
 
 _MARK_STYLE: dict[str, tuple[str, str]] = {
@@ -69,15 +82,16 @@ _MARK_STYLE: dict[str, tuple[str, str]] = {
     "above": ("up", BLUE),
     "same": ("circle", "#4d4d4d"),
     "below": ("down", VERMILLION),
-    "none": ("circle", INK),
+    "none": ("diamond", INK),
 }
-_POSITION_STYLE: dict[str, tuple[str, str, float, bool]] = {
-    # position -> (shape, colour, size, outlined)
-    "above_998": ("up", BLUE, 9.0, True),
-    "above_95": ("up", SKY, 7.5, False),
-    "within": ("circle", "#4d4d4d", 5.5, False),
-    "below_95": ("down", ORANGE, 7.5, False),
-    "below_998": ("down", VERMILLION, 9.0, True),
+_POSITION_STYLE: dict[str, tuple[str, str, float, float]] = {
+    # position -> (shape, colour, size, width of a dark outline; 0 for a thin white one).
+    # The light colours get an outline so that the shape stands out on white (WCAG 1.4.11).
+    "above_998": ("up", BLUE, 9.0, 2.5),
+    "above_95": ("up", SKY, 7.5, 1.0),
+    "within": ("circle", "#4d4d4d", 5.5, 0.0),
+    "below_95": ("down", ORANGE, 7.5, 1.0),
+    "below_998": ("down", VERMILLION, 9.0, 2.5),
 }
 _SAFE_HREF_PREFIXES = ("/", "#", "?", "https://", "http://")
 
@@ -115,7 +129,8 @@ class IntervalPoint:
     tooltip : str
         Text shown on hover, e.g. ``"Sở Tư pháp: 87.2 (85.1–89.0), n = 412"``.
     mark : {"above", "same", "below", "none"}
-        Comparison with the reference value: drawn as ▲, ● or ▼ in blue, grey or vermillion.
+        Comparison with the reference value: drawn as ▲, ● or ▼ in blue, grey or vermillion;
+        ◆ black for no comparison.
     muted : bool
         A suppressed (unreliable) estimate: drawn grey and hollow with a dashed bar.
     href : str or None
@@ -304,7 +319,8 @@ def _line(x1: float, y1: float, x2: float, y2: float, **attrs: object) -> str:
 
 
 def _marker(shape: str, x: float, y: float, size: float, **attrs: object) -> str:
-    """A circle (radius ``size``) or an up / down triangle (half-width ``size``) centred at x, y."""
+    """A circle (radius ``size``), an up / down triangle or a diamond (half-width ``size``)
+    centred at x, y; the triangles and the diamond list their apex (at x) first."""
     rendered = {_attr_name(key): value for key, value in attrs.items()}
     if shape == "circle":
         return _tag("circle", {"cx": float(x), "cy": float(y), "r": float(size), **rendered})
@@ -315,13 +331,8 @@ def _marker(shape: str, x: float, y: float, size: float, **attrs: object) -> str
         pts = [(x, y + h), (x + size, y - h * 0.75), (x - size, y - h * 0.75)]
     elif shape == "diamond":
         pts = [(x, y - h), (x + size, y), (x, y + h), (x - size, y)]
-    else:  # square
-        pts = [
-            (x - size, y - size),
-            (x + size, y - size),
-            (x + size, y + size),
-            (x - size, y + size),
-        ]
+    else:
+        raise ValueError(f"unknown marker shape {shape!r}")
     return _tag("polygon", {"points": _points(pts), **rendered})
 
 
@@ -415,10 +426,10 @@ def _wrap(text: str, width: float, max_lines: int = 2) -> list[str]:
         if _text_width(candidate) <= width or not current:
             current = candidate
             continue
-        lines.append(current)
-        if len(lines) == max_lines - 1:
-            current = " ".join(words[index:])
+        if len(lines) >= max_lines - 1:  # the last line takes the rest, shortened below
+            current = " ".join([current, *words[index:]])
             break
+        lines.append(current)
         current = word
     lines.append(current)
     return [_fit(line, width) for line in lines if line]
@@ -451,16 +462,19 @@ def _nice_domain(
 ) -> tuple[float, float, list[float]]:
     """A padded domain with 4-6 round ticks at its ends and inside it.
 
-    ``lo`` / ``hi`` fix the ends when given. Otherwise the data range is padded by 4 % (at least
-    0.5) and widened to round ticks, without crossing ``bounds`` (0-100) when the data lie in it.
+    ``lo`` / ``hi`` fix the ends when given. Otherwise the data range is padded by 4 % of its
+    span (5 % of the value when all values are equal) and widened to round ticks, the round
+    ticks preferring the tightest domain with 4-6 of them, without crossing ``bounds`` (0-100)
+    when the data lie in it.
     """
     data_lo, data_hi = min(values), max(values)
-    pad = max((data_hi - data_lo) * 0.04, 0.5)
+    span = data_hi - data_lo
+    pad = span * 0.04 if span > 0 else max(abs(data_hi) * 0.05, 0.5)
     start = lo if lo is not None else data_lo - pad
     end = hi if hi is not None else data_hi + pad
     if end <= start:
         end = start + 1.0
-    best: tuple[float, float, float, float] | None = None  # (badness, t0, t1, step)
+    candidates = []  # (badness, t0, t1, step)
     for exponent in range(-3, 5):
         for mantissa in (1.0, 2.0, 2.5, 5.0):
             step = mantissa * 10.0**exponent
@@ -472,10 +486,8 @@ def _nice_domain(
                 t1 = min(t1, bounds[1])
             count = len(_ticks_in(t0, t1, step))
             badness = (t1 - t0) / (end - start) + (0 if 4 <= count <= 6 else 10 + abs(count - 5))
-            if best is None or badness < best[0]:
-                best = (badness, t0, t1, step)
-    assert best is not None  # the loops always run
-    _, t0, t1, step = best
+            candidates.append((badness, t0, t1, step))
+    _, t0, t1, step = min(candidates)
     return t0, t1, _ticks_in(t0, t1, step)
 
 
@@ -487,42 +499,69 @@ def _ticks_in(t0: float, t1: float, step: float) -> list[float]:
     return [round(k * step, 10) for k in range(first, last + 1)]
 
 
-def _tick_text(value: float) -> str:
-    """A tick label: an integer when whole, else up to two decimals (locale-neutral)."""
+_COMMA_DECIMAL_LANGS = ("vi", "fr", "de", "es", "it", "pt", "ru", "id", "nl")
+
+
+def _tick_text(value: float, lang: str | None = None) -> str:
+    """A tick label: whole numbers without decimals, else up to two decimals.
+
+    Vietnamese (and other comma-decimal languages given by ``lang``) write ``0,5`` and
+    ``1.000``; otherwise ``0.5`` and ``1,000``.
+    """
     if abs(value - round(value)) < 1e-9:
-        return str(int(round(value)))
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+        text = f"{int(round(value)):,}"
+    else:
+        text = f"{value:,.2f}".rstrip("0").rstrip(".")
+    if lang and lang.split("-")[0].lower() in _COMMA_DECIMAL_LANGS:
+        text = text.translate(str.maketrans(",.", ".,"))
+    return text
+
+
+_TICK_BASELINE = LINE_HEIGHT + 8  # below the axis line: clear of the lowest y tick label
 
 
 def _x_axis(
-    scale: _Linear, ticks: Sequence[float], top: float, bottom: float, label: str
+    scale: _Linear,
+    ticks: Sequence[float],
+    top: float,
+    bottom: float,
+    label: str,
+    lang: str | None,
+    *,
+    grid: bool = True,
 ) -> list[str]:
-    """Vertical grid lines from ``top`` to ``bottom``, tick labels and the axis label below."""
+    """Vertical grid lines from ``top`` to ``bottom`` (unless the rows draw their own), tick
+    labels and the axis label below."""
     out = []
     for tick in ticks:
         x = scale(tick)
-        out.append(_line(x, top, x, bottom, class_="grid", stroke=GRID, stroke_width=1))
-        out.append(_text(x, bottom + LINE_HEIGHT, _tick_text(tick), cls="tick", anchor="middle"))
+        if grid:
+            out.append(_line(x, top, x, bottom, class_="grid", stroke=GRID, stroke_width=1))
+        out.append(
+            _text(x, bottom + _TICK_BASELINE, _tick_text(tick, lang), cls="tick", anchor="middle")
+        )
     out.append(_line(scale.r0, bottom, scale.r1, bottom, class_="axis", stroke=INK, stroke_width=1))
     centre = VIEW_WIDTH / 2
     for index, line in enumerate(_wrap(label, VIEW_WIDTH - 2 * MARGIN)):
-        y = bottom + LINE_HEIGHT * (index + 2) + 4
+        y = bottom + _TICK_BASELINE + LINE_HEIGHT * (index + 1) + 2
         out.append(_text(centre, y, line, cls="axis-label", anchor="middle"))
     return out
 
 
 def _axis_label_height(label: str) -> float:
-    return LINE_HEIGHT * (len(_wrap(label, VIEW_WIDTH - 2 * MARGIN)) + 1) + 10
+    return _TICK_BASELINE + LINE_HEIGHT * len(_wrap(label, VIEW_WIDTH - 2 * MARGIN)) + 12
 
 
-def _y_axis(scale: _Linear, ticks: Sequence[float], left: float, right: float) -> list[str]:
+def _y_axis(
+    scale: _Linear, ticks: Sequence[float], left: float, right: float, lang: str | None
+) -> list[str]:
     """Horizontal grid lines from ``left`` to ``right`` and tick labels left of ``left``."""
     out = []
     for tick in ticks:
         y = scale(tick)
         out.append(_line(left, y, right, y, class_="grid", stroke=GRID, stroke_width=1))
         out.append(
-            _text(left - 6, y + FONT_SIZE * 0.35, _tick_text(tick), cls="tick", anchor="end")
+            _text(left - 6, y + FONT_SIZE * 0.35, _tick_text(tick, lang), cls="tick", anchor="end")
         )
     return out
 
@@ -575,6 +614,27 @@ def _row_label(label: str, x: float, y_mid: float) -> tuple[str, float]:
     return _tag("text", attrs, tspans), len(lines) * LINE_HEIGHT
 
 
+def _row_frame(index: int, y: float, height: float, label: str, grid: Sequence[float]) -> str:
+    """A row's background (zebra striped; the hover and link target), its left label and the
+    vertical grid lines at ``grid`` across the row (drawn here so that they stay under the marks).
+    """
+    background = _tag(
+        "rect",
+        {
+            "class": "row-bg" + (" zebra" if index % 2 == 0 else ""),
+            "x": 0.0,
+            "y": float(y),
+            "width": VIEW_WIDTH,
+            "height": float(height),
+            "fill": ZEBRA if index % 2 == 0 else "#ffffff",
+        },
+    )
+    lines = "".join(
+        _line(x, y, x, y + height, class_="grid", stroke=GRID, stroke_width=1) for x in grid
+    )
+    return background + _row_label(label, MARGIN, y + height / 2)[0] + lines
+
+
 def _row_height(label: str) -> float:
     return max(2, len(_wrap(label, _ROW_LABEL_WIDTH - MARGIN))) * LINE_HEIGHT + 6
 
@@ -598,7 +658,7 @@ def ranked_intervals_svg(
 
     Each row has the label on the left (two lines at most, then shortened; the full label is in
     the tooltip), a bar from ``low`` to ``high`` and a mark at ``estimate``: ▲ blue when
-    significantly above the reference, ● grey when not different, ▼ vermillion when below, ●
+    significantly above the reference, ● grey when not different, ▼ vermillion when below, ◆
     black without a comparison; muted (suppressed) rows are grey, hollow and dashed.
 
     Parameters
@@ -606,7 +666,8 @@ def ranked_intervals_svg(
     points : sequence of IntervalPoint
         The rows, top to bottom.
     center : float or None
-        Reference value (the province), drawn as a vertical dashed line; None for none.
+        Reference value (the province), drawn as a vertical dashed line; None for none. Not
+        drawn (nor its label) when it lies outside given axis ends ``lo`` / ``hi``.
     center_label : str
         Label of the reference line, drawn above the plot.
     title, description : str
@@ -647,6 +708,8 @@ def ranked_intervals_svg(
     def x_of(value: float) -> float:
         return scale(min(max(value, d0), d1))
 
+    if center is not None and not d0 <= center <= d1:
+        center = None  # outside the given axis ends: no line drawn at a false place
     body: list[str] = []
     top = MARGIN
     if center is not None and center_label:
@@ -665,21 +728,7 @@ def ranked_intervals_svg(
         shape, colour = _MARK_STYLE[point.mark]
         colour = MUTED if point.muted else colour
         parts = [_title(_full_tooltip(point.label, point.tooltip))]
-        parts.append(
-            _tag(
-                "rect",
-                {
-                    "class": "row-bg" + (" zebra" if index % 2 == 0 else ""),
-                    "x": 0.0,
-                    "y": float(y),
-                    "width": VIEW_WIDTH,
-                    "height": float(height),
-                    "fill": ZEBRA if index % 2 == 0 else "#ffffff",
-                },
-            )
-        )
-        label_markup, _ = _row_label(point.label, MARGIN, mid)
-        parts.append(label_markup)
+        parts.append(_row_frame(index, y, height, point.label, [scale(t) for t in ticks]))
         parts.append(
             _line(
                 x_of(point.low),
@@ -723,7 +772,7 @@ def ranked_intervals_svg(
         y += height
     plot_bottom = y
     body.extend(rows)
-    body.extend(_x_axis(scale, ticks, plot_top, plot_bottom, axis_label))
+    body.extend(_x_axis(scale, ticks, plot_top, plot_bottom, axis_label, lang, grid=False))
     if center is not None:
         body.append(
             _line(
@@ -748,9 +797,19 @@ def ranked_intervals_svg(
                 shape, 0, 0, 6.5 if shape == "circle" else 8.0, fill=colour, stroke="#ffffff"
             )
             items.append(_LegendItem(swatch, mark_labels[mark]))
-    if muted_label and any(p.muted for p in points):
+    muted_marks = [p.mark for p in points if p.muted]
+    if muted_label and muted_marks:
+        shape = _MARK_STYLE[muted_marks[0]][0]  # drawn as the first muted row is
         swatch = _line(-12, 0, 12, 0, stroke=MUTED, stroke_width=3, stroke_dasharray="5 3") + (
-            _marker("circle", 0, 0, 6.5, fill="#ffffff", stroke=MUTED, stroke_width=2)
+            _marker(
+                shape,
+                0,
+                0,
+                6.5 if shape == "circle" else 8.0,
+                fill="#ffffff",
+                stroke=MUTED,
+                stroke_width=2,
+            )
         )
         items.append(_LegendItem(swatch, muted_label))
     legend, legend_height = _legend(items, bottom)
@@ -807,7 +866,7 @@ def _n_domain(sizes: Sequence[float], kind: XScale) -> tuple[float, float]:
     return (low - (high - low) * 0.05 if kind == "linear" else 0.0), high * 1.05
 
 
-def _n_ticks(scale: _NScale) -> list[float]:
+def _n_ticks(scale: _NScale, lang: str | None) -> list[float]:
     """Round sample sizes inside the domain whose labels do not collide."""
     if scale.kind == "log":
         candidates_sets = [(1, 2, 5), (1, 3), (1,)]
@@ -832,7 +891,7 @@ def _n_ticks(scale: _NScale) -> list[float]:
         right_edges = []
         ok = True
         for tick in ticks:
-            half = _text_width(_tick_text(tick)) / 2
+            half = _text_width(_tick_text(tick, lang)) / 2
             x = scale(tick)
             if right_edges and x - half < right_edges[-1] + 10:
                 ok = False
@@ -880,8 +939,8 @@ def funnel_svg(
     The limits of each level are drawn as two polylines (low and high) through the rows of
     ``limits`` sorted by n: levels of 0.99 and above dashed, lower levels solid. The reference
     ``center`` is a horizontal line. Points are drawn by position: ▲ above and ▼ below the limits
-    (larger and outlined beyond the outer limit, blue above, orange / vermillion below), ● grey
-    within; muted points are grey and hollow.
+    (larger, darker and thickly outlined beyond the outer limit; blue above, orange / vermillion
+    below), ● grey within; muted points are grey and hollow.
 
     Parameters
     ----------
@@ -945,13 +1004,19 @@ def funnel_svg(
     def y_of(value: float) -> float:
         return ys(min(max(value, d0), d1))
 
-    body.extend(_y_axis(ys, ticks, _PLOT_LEFT, _PLOT_RIGHT))
-    x_ticks = _n_ticks(xs)
+    body.extend(_y_axis(ys, ticks, _PLOT_LEFT, _PLOT_RIGHT, lang))
+    x_ticks = _n_ticks(xs, lang)
     for tick in x_ticks:
         x = xs(tick)
         body.append(_line(x, plot_bottom, x, plot_bottom + 6, class_="axis", stroke=INK))
         body.append(
-            _text(x, plot_bottom + LINE_HEIGHT + 2, _tick_text(tick), cls="tick", anchor="middle")
+            _text(
+                x,
+                plot_bottom + LINE_HEIGHT + 2,
+                _tick_text(tick, lang),
+                cls="tick",
+                anchor="middle",
+            )
         )
     body.append(_line(_PLOT_LEFT, plot_bottom, _PLOT_RIGHT, plot_bottom, class_="axis", stroke=INK))
     for index, line in enumerate(_wrap(x_label, VIEW_WIDTH - 2 * MARGIN)):
@@ -995,7 +1060,7 @@ def funnel_svg(
     # Points: within first, outliers last so they are drawn on top.
     order = {"within": 0, "above_95": 1, "below_95": 1, "above_998": 2, "below_998": 2}
     for point in sorted(points, key=lambda p: (not p.muted, order[p.position])):
-        shape, colour, size, outlined = _POSITION_STYLE[point.position]
+        shape, colour, size, outline = _POSITION_STYLE[point.position]
         if point.muted:
             marker = _marker(
                 "circle",
@@ -1015,8 +1080,8 @@ def funnel_svg(
                 y_of(point.estimate),
                 size,
                 fill=colour,
-                stroke=INK if outlined else "#ffffff",
-                stroke_width=2 if outlined else 1,
+                stroke=INK if outline else "#ffffff",
+                stroke_width=outline or 1.0,
                 class_=f"point point-{point.position}",
             )
         group = _tag(
@@ -1037,15 +1102,15 @@ def funnel_svg(
     used = {p.position for p in points if not p.muted}
     for position in ("above_998", "above_95", "within", "below_95", "below_998"):
         if position_labels and position in position_labels and position in used:
-            shape, colour, size, outlined = _POSITION_STYLE[position]
+            shape, colour, size, outline = _POSITION_STYLE[position]
             swatch = _marker(
                 shape,
                 0,
                 0,
                 size,
                 fill=colour,
-                stroke=INK if outlined else "#ffffff",
-                stroke_width=2 if outlined else 1,
+                stroke=INK if outline else "#ffffff",
+                stroke_width=outline or 1.0,
             )
             items.append(_LegendItem(swatch, position_labels[position]))
     if muted_label and any(p.muted for p in points):
@@ -1063,3 +1128,575 @@ def funnel_svg(
     legend, legend_height = _legend(items, bottom)
     body.extend(legend)
     return _svg(chart_id, "funnel", bottom + legend_height + MARGIN, title, description, body, lang)
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Trend with an interval band
+
+_TREND_HEIGHT = 260
+
+
+def _runs(flags: Sequence[bool]) -> list[list[int]]:
+    """Maximal runs of consecutive indices whose flag is true."""
+    runs: list[list[int]] = []
+    for index, flag in enumerate(flags):
+        if not flag:
+            continue
+        if runs and runs[-1][-1] == index - 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return runs
+
+
+def _label_stride(labels: Sequence[str], spacing: float) -> int:
+    """Show every k-th x label so that labels ``spacing`` apart do not collide."""
+    if len(labels) < 2 or spacing <= 0:
+        return 1
+    widest = max(_text_width(label) for label in labels) + 14
+    return max(1, math.ceil(widest / spacing))
+
+
+def trend_svg(
+    points: Sequence[TrendPoint],
+    *,
+    title: str,
+    description: str,
+    y_label: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    band_label: str | None = None,
+    line_label: str | None = None,
+    muted_label: str | None = None,
+    lang: str | None = None,
+    chart_id: str | None = None,
+) -> Markup:
+    """A trend: a line through the estimates over periods, with a shaded interval band.
+
+    Periods are evenly spaced in the given order. The line and band break where ``estimate`` (or
+    an interval bound) is None; a period with an interval but no neighbour gets a whisker.
+    Muted (suppressed) periods are drawn hollow and grey, and the band next to them is lighter.
+    Every period is a hover target with its tooltip, including periods without an estimate. The
+    x labels are thinned so that they do not collide on a phone; the newest is always shown.
+
+    Parameters
+    ----------
+    points : sequence of TrendPoint
+        The periods, oldest first.
+    title, description : str
+        Accessible name and description.
+    y_label : str
+        Label of the value axis, drawn above the plot.
+    lo, hi : float, optional
+        Value axis ends; by default from the data, padded and widened to round ticks.
+    band_label, line_label, muted_label : str, optional
+        Legend texts for the interval band, the estimate line and muted periods.
+    lang, chart_id : str, optional
+        As in :func:`ranked_intervals_svg`.
+
+    Returns
+    -------
+    markupsafe.Markup
+        The ``<svg>`` element.
+
+    Raises
+    ------
+    ValueError
+        If ``points`` is empty or holds no value at all.
+    """
+    if not points:
+        raise ValueError("trend_svg needs at least one point")
+    values = [v for p in points for v in (p.estimate, p.low, p.high) if v is not None]
+    if not values and (lo is None or hi is None):
+        raise ValueError("trend_svg needs a value or both axis ends")
+    chart_id = chart_id or _chart_id("trend", points, title)
+    body: list[str] = []
+    top = MARGIN
+    for line in _wrap(y_label, VIEW_WIDTH - 2 * MARGIN):
+        top += LINE_HEIGHT
+        body.append(_text(MARGIN, top - 6, line, cls="axis-label"))
+    plot_top = top + 12
+    plot_bottom = plot_top + _TREND_HEIGHT
+    d0, d1, ticks = _nice_domain(values or [lo or 0.0, hi or 1.0], lo, hi, bounds=(0.0, 100.0))
+    ys = _Linear(d0, d1, plot_bottom, plot_top)
+
+    def y_of(value: float) -> float:
+        return ys(min(max(value, d0), d1))
+
+    body.extend(_y_axis(ys, ticks, _PLOT_LEFT, _PLOT_RIGHT, lang))
+    inset = max(12.0, max(_text_width(p.label) for p in points) / 2 + 2)
+    x_first = _PLOT_LEFT + inset
+    x_last = min(_PLOT_RIGHT - 8, VIEW_WIDTH - MARGIN - inset)
+    count = len(points)
+    spacing = (x_last - x_first) / (count - 1) if count > 1 else 0.0
+    xs = [x_first + i * spacing for i in range(count)] if count > 1 else [(x_first + x_last) / 2]
+    stride = _label_stride([p.label for p in points], spacing)
+    body.append(_line(_PLOT_LEFT, plot_bottom, _PLOT_RIGHT, plot_bottom, class_="axis", stroke=INK))
+    for index, point in enumerate(points):
+        body.append(_line(xs[index], plot_bottom, xs[index], plot_bottom + 5, stroke=INK))
+        if (count - 1 - index) % stride == 0:
+            body.append(
+                _text(
+                    xs[index],
+                    plot_bottom + LINE_HEIGHT + 2,
+                    point.label,
+                    cls="tick x-tick",
+                    anchor="middle",
+                )
+            )
+    # The band: one polygon per run of segments that share a lightness.
+    spans = {
+        i: (p.low, p.high) for i, p in enumerate(points) if p.low is not None and p.high is not None
+    }
+    estimates = {i: p.estimate for i, p in enumerate(points) if p.estimate is not None}
+    has_band = [i in spans for i in range(count)]
+    segments = [has_band[i] and has_band[i + 1] for i in range(count - 1)]
+    light = [points[i].muted or points[i + 1].muted for i in range(count - 1)]
+    for flag in (False, True):
+        wanted = [seg and light[i] == flag for i, seg in enumerate(segments)]
+        for run in _runs(wanted):
+            indices = [*run, run[-1] + 1]
+            upper = [(xs[i], y_of(spans[i][1])) for i in indices]
+            lower = [(xs[i], y_of(spans[i][0])) for i in reversed(indices)]
+            body.append(
+                _tag(
+                    "polygon",
+                    {
+                        "class": "band" + (" muted" if flag else ""),
+                        "points": _points(upper + lower),
+                        "fill": MUTED if flag else BLUE,
+                        "fill-opacity": 0.12 if flag else 0.25,
+                        "stroke": "none",
+                    },
+                )
+            )
+    for index, point in enumerate(points):
+        joined = (index > 0 and segments[index - 1]) or (index < count - 1 and segments[index])
+        if has_band[index] and not joined:
+            body.append(
+                _line(
+                    xs[index],
+                    y_of(spans[index][0]),
+                    xs[index],
+                    y_of(spans[index][1]),
+                    class_="whisker",
+                    stroke=MUTED if point.muted else BLUE,
+                    stroke_width=3,
+                    stroke_opacity=0.6,
+                )
+            )
+    for run in _runs([i in estimates for i in range(count)]):
+        if len(run) < 2:
+            continue
+        pts = [(xs[i], y_of(estimates[i])) for i in run]
+        body.append(
+            _tag(
+                "polyline",
+                {
+                    "class": "trend-line",
+                    "points": _points(pts),
+                    "fill": "none",
+                    "stroke": BLUE,
+                    "stroke-width": 3,
+                    "stroke-linejoin": "round",
+                },
+            )
+        )
+    half = spacing / 2 if count > 1 else (x_last - x_first) / 2 + inset
+    dot = max(3.0, min(5.5, spacing * 0.3)) if count > 1 else 5.5  # dots apart when many
+    for index, point in enumerate(points):
+        parts = [_title(point.tooltip)]
+        parts.append(
+            _tag(
+                "rect",
+                {
+                    "class": "hover",
+                    "x": float(max(_PLOT_LEFT, xs[index] - half)),
+                    "y": float(plot_top),
+                    "width": float(2 * half),
+                    "height": float(plot_bottom - plot_top),
+                    "fill": "#ffffff",
+                    "fill-opacity": 0,
+                },
+            )
+        )
+        if point.estimate is not None:
+            parts.append(
+                _marker(
+                    "circle",
+                    xs[index],
+                    y_of(point.estimate),
+                    dot,
+                    class_="point" + (" muted" if point.muted else ""),
+                    fill="#ffffff" if point.muted else BLUE,
+                    stroke=MUTED if point.muted else "#ffffff",
+                    stroke_width=2 if point.muted or dot >= 5 else 1,
+                    stroke_dasharray="3 2" if point.muted else None,
+                )
+            )
+        cls = "period" + (" gap" if point.estimate is None else "")
+        cls += " muted" if point.muted else ""
+        attrs = {"class": cls, "data-index": index}
+        if point.estimate is not None:
+            attrs["data-estimate"] = _num(point.estimate)
+        body.append(_tag("g", attrs, "".join(parts)))
+    bottom = plot_bottom + LINE_HEIGHT + 14
+    items = []
+    if line_label:
+        swatch = _line(-12, 0, 12, 0, stroke=BLUE, stroke_width=3) + _marker(
+            "circle", 0, 0, 5.5, fill=BLUE, stroke="#ffffff", stroke_width=2
+        )
+        items.append(_LegendItem(swatch, line_label))
+    if band_label:
+        swatch = _tag(
+            "rect",
+            {"x": -12, "y": -8, "width": 24, "height": 16, "fill": BLUE, "fill-opacity": 0.25},
+        )
+        items.append(_LegendItem(swatch, band_label))
+    if muted_label and any(p.muted for p in points):
+        swatch = _marker(
+            "circle",
+            0,
+            0,
+            5.5,
+            fill="#ffffff",
+            stroke=MUTED,
+            stroke_width=2,
+            stroke_dasharray="3 2",
+        )
+        items.append(_LegendItem(swatch, muted_label))
+    legend, legend_height = _legend(items, bottom)
+    body.extend(legend)
+    return _svg(chart_id, "trend", bottom + legend_height + MARGIN, title, description, body, lang)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Importance-performance grid
+
+_IPA_HEIGHT = 340
+_QUADRANTS = (
+    # (name, colour, text colour) in the order of quadrant_labels
+    ("concentrate", "#B34700", "#ffffff"),  # high importance, low performance (dark vermillion:
+    # 5.5:1 on white, for its label text)
+    ("keep", BLUE, "#ffffff"),  # high importance, high performance
+    ("low-priority", "#4d4d4d", "#ffffff"),  # low importance, low performance
+    ("overkill", "#007A5A", "#ffffff"),  # low importance, high performance
+)
+
+
+def importance_performance_svg(
+    points: Sequence[IpaPoint],
+    *,
+    x_cross: float,
+    y_cross: float,
+    title: str,
+    description: str,
+    x_label: str,
+    y_label: str,
+    quadrant_labels: tuple[str, str, str, str],
+    lang: str | None = None,
+    chart_id: str | None = None,
+) -> Markup:
+    """An importance-performance grid: criteria by performance (x) and importance (y).
+
+    Dashed cross-hairs at ``x_cross`` / ``y_cross`` (usually the means) split the plot into four
+    quadrants, each named in its corner. Points are numbered circles, coloured by quadrant (the
+    high-importance, low-performance one also tinted behind); a numbered key under the plot
+    gives each criterion's label, so that long labels never collide on a phone.
+
+    Parameters
+    ----------
+    points : sequence of IpaPoint
+        The criteria; numbered 1, 2, ... in this order.
+    x_cross, y_cross : float
+        Where the cross-hairs cross (performance, importance).
+    title, description : str
+        Accessible name and description.
+    x_label, y_label : str
+        Axis labels (performance under the plot, importance above it).
+    quadrant_labels : tuple of four str
+        Names of the quadrants in the order: high importance & low performance (e.g.
+        "Concentrate here"), high importance & high performance ("Keep up the good work"),
+        low importance & low performance ("Low priority"), low importance & high performance
+        ("Possible overkill").
+    lang, chart_id : str, optional
+        As in :func:`ranked_intervals_svg`.
+
+    Returns
+    -------
+    markupsafe.Markup
+        The ``<svg>`` element.
+
+    Raises
+    ------
+    ValueError
+        If ``points`` is empty or the crossing is not finite.
+    """
+    if not points:
+        raise ValueError("importance_performance_svg needs at least one point")
+    _check_finite("importance_performance_svg", x_cross=x_cross, y_cross=y_cross)
+    if len(quadrant_labels) != 4:
+        raise ValueError("quadrant_labels must hold four labels")
+    chart_id = chart_id or _chart_id("ipa", points, x_cross, y_cross, title)
+    body: list[str] = []
+    top = MARGIN
+    for line in _wrap(y_label, VIEW_WIDTH - 2 * MARGIN):
+        top += LINE_HEIGHT
+        body.append(_text(MARGIN, top - 6, line, cls="axis-label"))
+    plot_top = top + 12
+    plot_bottom = plot_top + _IPA_HEIGHT
+    bounds = (0.0, 100.0)
+    x0, x1, x_ticks = _nice_domain(
+        [p.performance for p in points] + [x_cross], None, None, bounds=bounds
+    )
+    y0, y1, y_ticks = _nice_domain(
+        [p.importance for p in points] + [y_cross], None, None, bounds=bounds
+    )
+    xs = _Linear(x0, x1, _PLOT_LEFT, _PLOT_RIGHT)
+    ys = _Linear(y0, y1, plot_bottom, plot_top)
+    cx, cy = xs(x_cross), ys(y_cross)
+    body.append(
+        _tag(
+            "rect",
+            {
+                "class": "quadrant-concentrate",
+                "x": float(_PLOT_LEFT),
+                "y": float(plot_top),
+                "width": float(cx - _PLOT_LEFT),
+                "height": float(cy - plot_top),
+                "fill": VERMILLION,
+                "fill-opacity": 0.08,
+            },
+        )
+    )
+    body.extend(_y_axis(ys, y_ticks, _PLOT_LEFT, _PLOT_RIGHT, lang))
+    body.extend(_x_axis(xs, x_ticks, plot_top, plot_bottom, x_label, lang))
+    cross = {"class_": "cross", "stroke": INK, "stroke_width": 2, "stroke_dasharray": "6 4"}
+    body.append(_line(cx, plot_top, cx, plot_bottom, **cross))
+    body.append(_line(_PLOT_LEFT, cy, _PLOT_RIGHT, cy, **cross))
+    corners = (
+        (_PLOT_LEFT + 6, plot_top, cx - _PLOT_LEFT - 12, "start", False),
+        (_PLOT_RIGHT - 6, plot_top, _PLOT_RIGHT - cx - 12, "end", False),
+        (_PLOT_LEFT + 6, plot_bottom, cx - _PLOT_LEFT - 12, "start", True),
+        (_PLOT_RIGHT - 6, plot_bottom, _PLOT_RIGHT - cx - 12, "end", True),
+    )
+    for (name, colour, _), label, (x, edge, width, anchor, bottom_edge) in zip(
+        _QUADRANTS, quadrant_labels, corners, strict=True
+    ):
+        lines = _wrap(label, max(width, 90.0) / 1.1)  # bold text is wider
+        for i, line in enumerate(lines):
+            if bottom_edge:
+                y = edge - 8 - (len(lines) - 1 - i) * LINE_HEIGHT
+            else:
+                y = edge + FONT_SIZE + 2 + i * LINE_HEIGHT
+            body.append(
+                _text(
+                    x,
+                    y,
+                    line,
+                    cls=f"quadrant-label quadrant-{name}",
+                    anchor=anchor,
+                    weight="600",
+                    fill=colour,
+                )
+            )
+    radius = 13.0
+    for number, point in enumerate(points, start=1):
+        high_importance = point.importance >= y_cross
+        high_performance = point.performance >= x_cross
+        quadrant = _QUADRANTS[(0 if high_importance else 2) + (1 if high_performance else 0)]
+        x, y = xs(point.performance), ys(point.importance)
+        mark = _marker(
+            "circle",
+            x,
+            y,
+            radius,
+            fill=quadrant[1],
+            stroke="#ffffff",
+            stroke_width=2,
+            class_=f"point quadrant-{quadrant[0]}",
+        )
+        mark += _text(
+            x,
+            y + FONT_SIZE * 0.35,
+            str(number),
+            cls="point-number",
+            anchor="middle",
+            weight="700",
+            fill=quadrant[2],
+        )
+        attrs = {
+            "class": "mark",
+            "data-performance": _num(point.performance),
+            "data-importance": _num(point.importance),
+        }
+        body.append(_tag("g", attrs, _title(_full_tooltip(point.label, point.tooltip)) + mark))
+    y = plot_bottom + _axis_label_height(x_label) + LINE_HEIGHT / 2 + 6
+    for number, point in enumerate(points, start=1):
+        tag = f"{number}"
+        key = _text(
+            MARGIN + 24, y + FONT_SIZE * 0.35, tag, cls="key-number", anchor="end", weight="700"
+        )
+        key += _text(
+            MARGIN + 34,
+            y + FONT_SIZE * 0.35,
+            _fit(point.label, VIEW_WIDTH - 2 * MARGIN - 34),
+            cls="key-label",
+        )
+        body.append(
+            _tag("g", {"class": "key"}, _title(_full_tooltip(point.label, point.tooltip)) + key)
+        )
+        y += LINE_HEIGHT + 2
+    return _svg(chart_id, "ipa", y + MARGIN, title, description, body, lang)
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Horizontal bars with interval whiskers
+
+
+def bars_svg(
+    bars: Sequence[Bar],
+    *,
+    title: str,
+    description: str,
+    axis_label: str,
+    lo: float = 0.0,
+    hi: float | None = None,
+    muted_label: str | None = None,
+    lang: str | None = None,
+    chart_id: str | None = None,
+) -> Markup:
+    """Horizontal bars from ``lo`` (0 by default) to each value, with interval whiskers.
+
+    For breakdowns (by procedure field, counter, channel...). Labels are on the left as in
+    :func:`ranked_intervals_svg`; muted (suppressed) bars are hatched grey with a dashed whisker.
+
+    Parameters
+    ----------
+    bars : sequence of Bar
+        The bars, top to bottom.
+    title, description : str
+        Accessible name and description.
+    axis_label : str
+        Label under the value axis (say which interval level the whiskers show).
+    lo : float
+        Where bars start (keep 0 for lengths proportional to values).
+    hi : float, optional
+        Axis end; by default from the largest upper bound, widened to a round tick.
+    muted_label : str, optional
+        Legend text for muted bars, drawn when some bar is muted.
+    lang, chart_id : str, optional
+        As in :func:`ranked_intervals_svg`.
+
+    Returns
+    -------
+    markupsafe.Markup
+        The ``<svg>`` element.
+
+    Raises
+    ------
+    ValueError
+        If ``bars`` is empty.
+    """
+    if not bars:
+        raise ValueError("bars_svg needs at least one bar")
+    chart_id = chart_id or _chart_id("bars", bars, title)
+    values = [v for b in bars for v in (b.value, b.low, b.high)] + [lo]
+    d0, d1, ticks = _nice_domain(values, lo, hi, bounds=(0.0, 100.0))
+    scale = _Linear(d0, d1, _ROW_LABEL_WIDTH + 12, _PLOT_RIGHT)
+
+    def x_of(value: float) -> float:
+        return scale(min(max(value, d0), d1))
+
+    hatch = f"{chart_id}-hatch"
+    body = [
+        "<defs>"
+        + _tag(
+            "pattern",
+            {
+                "id": hatch,
+                "width": 8,
+                "height": 8,
+                "patternUnits": "userSpaceOnUse",
+                "patternTransform": "rotate(45)",
+            },
+            _tag("rect", {"width": 8, "height": 8, "fill": "#e6e6e6"})
+            + _line(0, 0, 0, 8, stroke=MUTED, stroke_width=3),
+        )
+        + "</defs>"
+    ]
+    plot_top = MARGIN + 4
+    y = plot_top
+    for index, bar in enumerate(bars):
+        height = _row_height(bar.label)
+        mid = y + height / 2
+        colour = MUTED if bar.muted else INK
+        parts = [
+            _title(_full_tooltip(bar.label, bar.tooltip)),
+            _row_frame(index, y, height, bar.label, [scale(t) for t in ticks]),
+        ]
+        start, end = sorted((x_of(lo), x_of(bar.value)))
+        parts.append(
+            _tag(
+                "rect",
+                {
+                    "class": "bar" + (" muted" if bar.muted else ""),
+                    "x": float(start),
+                    "y": float(mid - 9),
+                    "width": float(end - start),
+                    "height": 18.0,
+                    "fill": f"url(#{hatch})" if bar.muted else SKY,
+                    "stroke": MUTED if bar.muted else BLUE,
+                    "stroke-width": 1,
+                    "data-value": _num(bar.value),
+                },
+            )
+        )
+        parts.append(
+            _line(
+                x_of(bar.low),
+                mid,
+                x_of(bar.high),
+                mid,
+                class_="interval",
+                stroke=colour,
+                stroke_width=2,
+                stroke_dasharray="4 3" if bar.muted else None,
+            )
+        )
+        for bound in (bar.low, bar.high):
+            parts.append(
+                _line(
+                    x_of(bound),
+                    mid - 7,
+                    x_of(bound),
+                    mid + 7,
+                    class_="cap",
+                    stroke=colour,
+                    stroke_width=2,
+                )
+            )
+        cls = "row" + (" muted" if bar.muted else "")
+        body.append(_tag("g", {"class": cls}, "".join(parts)))
+        y += height
+    plot_bottom = y
+    body.extend(_x_axis(scale, ticks, plot_top, plot_bottom, axis_label, lang, grid=False))
+    body.append(_line(x_of(lo), plot_top, x_of(lo), plot_bottom, class_="axis", stroke=INK))
+    bottom = plot_bottom + _axis_label_height(axis_label)
+    items = []
+    if muted_label and any(b.muted for b in bars):
+        swatch = _tag(
+            "rect",
+            {
+                "x": -12,
+                "y": -8,
+                "width": 24,
+                "height": 16,
+                "fill": f"url(#{hatch})",
+                "stroke": MUTED,
+            },
+        )
+        items.append(_LegendItem(swatch, muted_label))
+    legend, legend_height = _legend(items, bottom)
+    body.extend(legend)
+    return _svg(chart_id, "bars", bottom + legend_height + MARGIN, title, description, body, lang)

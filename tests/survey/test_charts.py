@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,12 @@ from markupsafe import Markup
 
 from survey.reports import charts
 from survey.reports.charts import (
+    Bar,
     FunnelLimit,
     FunnelPoint,
     IntervalPoint,
+    IpaPoint,
+    TrendPoint,
 )
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -54,9 +57,14 @@ def polyline_points(el: ET.Element) -> list[tuple[float, float]]:
     return [tuple(map(float, pair.split(","))) for pair in el.get("points", "").split()]  # type: ignore[misc]
 
 
+def number(text: str | None) -> float:
+    """A tick label written the Vietnamese way (``1.000``, ``0,5``) as a float."""
+    return float((text or "nan").replace(".", "").replace(",", "."))
+
+
 def tick_positions(root: ET.Element) -> dict[float, float]:
     """Tick label value -> x, for the horizontal axis of a chart."""
-    return {float(t.text or "nan"): f(t, "x") for t in with_class(root, "tick")}
+    return {number(t.text): f(t, "x") for t in with_class(root, "tick")}
 
 
 def axis_map(root: ET.Element) -> Callable[[float], float]:
@@ -174,8 +182,155 @@ def funnel(**kwargs: Any) -> Markup:
     return charts.funnel_svg(points, limits, **args)
 
 
-CHARTS: dict[str, Callable[..., Markup]] = {"ranked": ranked, "funnel": funnel}
-CHARTS_TITLES = {"ranked": "Chỉ số SIPAS theo đơn vị", "funnel": "Phễu SIPAS"}
+def trend_points() -> list[TrendPoint]:
+    """Twelve months: a gap in months 5-6 (no estimate), a muted month 9, a lone month 11."""
+    rows = []
+    for month in range(1, 13):
+        label = f"{month:02d}/2026"
+        if month in (5, 6, 10):
+            rows.append(TrendPoint(label, None, None, None, f"{label}: không có dữ liệu"))
+            continue
+        estimate = 78.0 + month
+        rows.append(
+            TrendPoint(
+                label,
+                estimate,
+                estimate - 3,
+                estimate + 2.5,
+                f"{label}: {estimate}",
+                muted=month == 9,
+            )
+        )
+    rows[0] = TrendPoint("01/2026", 79.0, 76.0, 81.5, f"01/2026 {NASTY}")
+    return rows
+
+
+def trend(**kwargs: Any) -> Markup:
+    args: dict[str, Any] = dict(
+        title="Xu hướng chỉ số SIPAS",
+        description="Chỉ số theo tháng với dải khoảng tin cậy 95%.",
+        y_label="Chỉ số SIPAS (%)",
+        band_label="Khoảng tin cậy 95%",
+        line_label="Ước tính",
+        muted_label="Không đủ tin cậy",
+        lang="vi",
+    )
+    args.update(kwargs)
+    return charts.trend_svg(args.pop("points", trend_points()), **args)
+
+
+def ipa_points() -> list[IpaPoint]:
+    return [
+        IpaPoint("Tiếp cận dịch vụ", 88.0, 0.10, "Tiếp cận dịch vụ: 88.0; 0.10"),
+        IpaPoint("Thủ tục hành chính", 72.0, 0.30, "Thủ tục hành chính: 72.0; 0.30"),
+        IpaPoint(NASTY, 74.0, 0.12, f"{NASTY}: 74.0; 0.12"),
+        IpaPoint("Kết quả giải quyết", 90.0, 0.28, "Kết quả giải quyết: 90.0; 0.28"),
+    ]
+
+
+IPA_QUADRANTS = ("Tập trung cải thiện", "Tiếp tục duy trì", "Ưu tiên thấp", "Có thể dư thừa")
+
+
+def ipa(**kwargs: Any) -> Markup:
+    points = kwargs.pop("points", ipa_points())
+    args: dict[str, Any] = dict(
+        x_cross=sum(p.performance for p in points) / len(points),
+        y_cross=sum(p.importance for p in points) / len(points),
+        title="Tầm quan trọng và mức độ hài lòng",
+        description="Mỗi điểm là một tiêu chí.",
+        x_label="Mức độ hài lòng (%)",
+        y_label="Tầm quan trọng",
+        quadrant_labels=IPA_QUADRANTS,
+        lang="vi",
+    )
+    args.update(kwargs)
+    return charts.importance_performance_svg(points, **args)
+
+
+def bar_list() -> list[Bar]:
+    return [
+        Bar("Đất đai", 72.0, 68.0, 76.0, "Đất đai: 72.0 (68.0–76.0), n = 310"),
+        Bar(NASTY, 91.0, 88.5, 93.0, f"{NASTY}: 91.0"),
+        Bar("Xây dựng", 65.0, 50.0, 78.0, "Xây dựng: 65.0, n = 14", muted=True),
+        Bar("Lao động - Thương binh và Xã hội", 80.0, 77.0, 83.0, "80.0"),
+    ]
+
+
+def bars(**kwargs: Any) -> Markup:
+    args: dict[str, Any] = dict(
+        title="Chỉ số SIPAS theo lĩnh vực",
+        description="Mỗi thanh là một lĩnh vực thủ tục.",
+        axis_label="Chỉ số SIPAS (%), khoảng tin cậy 95%",
+        muted_label="Không đủ tin cậy",
+        lang="vi",
+    )
+    args.update(kwargs)
+    return charts.bars_svg(args.pop("bars", bar_list()), **args)
+
+
+COMMUNES = (
+    "UBND xã Vĩnh Thạnh Trung",
+    "UBND phường Mỹ Bình",
+    "UBND thị trấn Chợ Vàm",
+    "Trung tâm Phục vụ hành chính công tỉnh An Giang",
+    "Sở Nông nghiệp và Phát triển nông thôn",
+    NASTY,
+)
+
+
+def ranked_long(**kwargs: Any) -> Markup:
+    """Thirty rows of long names, as on a province's commune list."""
+    points = [
+        IntervalPoint(
+            f"{COMMUNES[i % len(COMMUNES)]} {i + 1}",
+            60.0 + i,
+            55.0 + i * 1.1,
+            min(100.0, 63.0 + i),
+            f"{i}",
+            mark=("above", "same", "below", "none")[i % 4],
+            muted=i % 7 == 3,
+            href=f"/reports/units/C{i}",
+        )
+        for i in range(30)
+    ]
+    return ranked(points=points, center=75.5, center_label="Toàn tỉnh: 75,5", **kwargs)
+
+
+def trend_long(**kwargs: Any) -> Markup:
+    """Thirty-six months: labels must thin out."""
+    labels = [f"{m % 12 + 1:02d}/{2024 + m // 12}" for m in range(36)]
+    points = [
+        TrendPoint(
+            label,
+            80.0 + 5 * math.sin(i / 4),
+            77.0 + 5 * math.sin(i / 4),
+            83.0 + 5 * math.sin(i / 4),
+            f"{label} {NASTY}",
+            muted=i in (20, 21),
+        )
+        for i, label in enumerate(labels)
+    ]
+    return trend(points=points, **kwargs)
+
+
+CHARTS: dict[str, Callable[..., Markup]] = {
+    "ranked_long": ranked_long,
+    "trend_long": trend_long,
+    "ranked": ranked,
+    "funnel": funnel,
+    "trend": trend,
+    "ipa": ipa,
+    "bars": bars,
+}
+CHARTS_TITLES = {
+    "ranked_long": "Chỉ số SIPAS theo đơn vị",
+    "trend_long": "Xu hướng chỉ số SIPAS",
+    "ranked": "Chỉ số SIPAS theo đơn vị",
+    "funnel": "Phễu SIPAS",
+    "trend": "Xu hướng chỉ số SIPAS",
+    "ipa": "Tầm quan trọng và mức độ hài lòng",
+    "bars": "Chỉ số SIPAS theo lĩnh vực",
+}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -223,7 +378,7 @@ def test_chart_text_is_readable_on_a_phone(name: str) -> None:
     root = parse(CHARTS[name]())
     sizes = {f(el, "font-size") for el in all_of(root, "text")}
     assert sizes == {charts.FONT_SIZE}
-    assert charts.FONT_SIZE / charts.VIEW_WIDTH * 320 >= 11
+    assert charts.FONT_SIZE / charts.VIEW_WIDTH * (375 - 4 * 16) >= 11
 
 
 @pytest.mark.parametrize("name", sorted(CHARTS))
@@ -291,7 +446,9 @@ def test_ranked_draws_mark_shapes_and_muted_rows_distinctly() -> None:
     above_y = [y for _, y in polyline_points(above)]
     below_y = [y for _, y in polyline_points(below)]
     assert above_y[0] == min(above_y) and below_y[0] == max(below_y)
-    assert same.tag == plain.tag == muted.tag == SVG + "circle"
+    assert same.tag == SVG + "circle"
+    for diamond in (plain, muted):  # ◆, hollow when muted
+        assert diamond.tag == SVG + "polygon" and len(polyline_points(diamond)) == 4
     assert len({above.get("fill"), same.get("fill"), below.get("fill"), plain.get("fill")}) == 4
     assert "muted" in muted.get("class", "") and muted.get("fill") == "#ffffff"
     assert with_class(rows[3], "interval")[0].get("stroke-dasharray")
@@ -324,9 +481,32 @@ def test_ranked_legend_lists_the_marks_used() -> None:
     assert [t.text for t in with_class(root, "legend-label")] == ["Cao hơn tỉnh"]
 
 
+def test_ranked_clamps_values_beyond_given_axis_ends_to_the_plot() -> None:
+    root = parse(ranked(lo=70.0, hi=90.0))
+    x_of = axis_map(root)
+    bars = [with_class(row, "interval")[0] for row in with_class(root, "row")]
+    ends = [x for bar in bars for x in (f(bar, "x1"), f(bar, "x2"))]
+    assert min(ends) == pytest.approx(x_of(70.0), abs=0.02)
+    assert max(ends) == pytest.approx(x_of(90.0), abs=0.02)
+
+
 def test_ranked_without_center_draws_no_reference_line() -> None:
     root = parse(ranked(center=None))
     assert not with_class(root, "center") and not with_class(root, "center-label")
+    # A centre outside given axis ends is not drawn at the edge as if it were there.
+    root = parse(ranked(center=95.0, lo=50.0, hi=90.0))
+    assert not with_class(root, "center")
+
+
+def test_wrap_keeps_to_the_line_count_and_width() -> None:
+    name = "Trung tâm Phục vụ hành chính công tỉnh An Giang và các huyện"
+    for max_lines in (1, 2, 3):
+        lines = charts._wrap(name, 150, max_lines)
+        assert 1 <= len(lines) <= max_lines
+        assert all(charts._text_width(line) <= 150 for line in lines)
+        assert lines[-1].endswith("…")
+    assert charts._wrap("Sở Y tế", 150) == ["Sở Y tế"]
+    assert charts._wrap("", 150) == []
 
 
 def test_inputs_are_checked() -> None:
@@ -353,12 +533,8 @@ def test_inputs_are_checked() -> None:
 def funnel_axes(root: ET.Element) -> tuple[Callable[[float], float], Callable[[float], float]]:
     """(n -> x for the log axis, value -> y) implied by the tick labels."""
     ticks = with_class(root, "tick")
-    y_ticks = sorted(
-        (float(t.text or ""), f(t, "y")) for t in ticks if t.get("text-anchor") == "end"
-    )
-    x_ticks = sorted(
-        (float(t.text or ""), f(t, "x")) for t in ticks if t.get("text-anchor") == "middle"
-    )
+    y_ticks = sorted((number(t.text), f(t, "y")) for t in ticks if t.get("text-anchor") == "end")
+    x_ticks = sorted((number(t.text), f(t, "x")) for t in ticks if t.get("text-anchor") == "middle")
     (n0, x0), (n1, x1) = x_ticks[0], x_ticks[-1]
     (v0, y0), (v1, y1) = y_ticks[0], y_ticks[-1]
     shift = charts.FONT_SIZE * 0.35  # tick labels sit on the baseline below the grid line
@@ -438,6 +614,13 @@ def test_funnel_draws_each_position_distinctly() -> None:
     assert shapes["point point-above_998"][0] == SVG + "polygon"
 
 
+def test_funnel_links_points_with_href() -> None:
+    root = parse(funnel())
+    links = all_of(root, "a")
+    assert [a.get("href") for a in links] == ["/reports/units/STP"]
+    assert f(links[0][0], "data-n") == 412
+
+
 def test_funnel_legend_names_levels_center_and_positions() -> None:
     root = parse(funnel())
     legend = [t.text for t in with_class(root, "legend-label")]
@@ -465,3 +648,282 @@ def test_suggested_x_scale() -> None:
     assert charts.suggested_x_scale([20, 2000]) == "log"
     assert charts.suggested_x_scale([100, 500]) == "sqrt"
     assert charts.suggested_x_scale([100, 200]) == "linear"
+
+
+def test_tick_labels_follow_the_language() -> None:
+    assert charts._tick_text(1000.0, "vi") == "1.000"
+    assert charts._tick_text(0.25, "vi") == "0,25"
+    assert charts._tick_text(1000.0, "en") == "1,000"
+    assert charts._tick_text(0.25, None) == "0.25"
+    root = parse(funnel(lang="en", x_scale="linear"))
+    labels = [t.text or "" for t in with_class(root, "tick")]
+    assert "2,000" in labels
+
+
+# ------------------------------------------------------------------------------------------------
+# 3. Trend
+
+
+def period_groups(root: ET.Element) -> list[ET.Element]:
+    return sorted(with_class(root, "period"), key=lambda g: int(g.get("data-index", "-1")))
+
+
+def test_trend_line_breaks_where_estimates_are_missing() -> None:
+    points = trend_points()
+    root = parse(trend(points=points))
+    lines = with_class(root, "trend-line")
+    # Runs with estimates: months 1-4, 7-9 and 11-12; a gap at 5-6 and at 10.
+    assert [len(polyline_points(line)) for line in lines] == [4, 3, 2]
+    groups = period_groups(root)
+    assert len(groups) == 12
+    gaps = [int(g.get("data-index", "")) for g in groups if "gap" in g.get("class", "")]
+    assert gaps == [4, 5, 9]
+    for index in gaps:
+        assert groups[index].find(SVG + "circle") is None
+        assert "không có dữ liệu" in (groups[index].find(SVG + "title").text or "")  # type: ignore[union-attr]
+    line_x = [x for line in lines for x, _ in polyline_points(line)]
+    dot_x = [f(g.find(SVG + "circle"), "cx") for g in groups if g.find(SVG + "circle") is not None]  # type: ignore[arg-type]
+    assert line_x == dot_x
+
+
+def test_trend_points_are_evenly_spaced_and_at_their_values() -> None:
+    root = parse(trend())
+    ticks = sorted(
+        (number(t.text), f(t, "y"))
+        for t in with_class(root, "tick")
+        if t.get("text-anchor") == "end"
+    )
+    (v0, y0), (v1, y1) = ticks[0], ticks[-1]
+    dots = [(g, g.find(SVG + "circle")) for g in period_groups(root)]
+    xs = []
+    for group, dot in dots:
+        if dot is None:
+            continue
+        expected = y0 + (f(group, "data-estimate") - v0) * (y1 - y0) / (v1 - v0)
+        assert f(dot, "cy") == pytest.approx(expected - charts.FONT_SIZE * 0.35, abs=0.05)
+        xs.append((int(group.get("data-index", "")), f(dot, "cx")))
+    steps = [(x2 - x1) / (i2 - i1) for (i1, x1), (i2, x2) in zip(xs, xs[1:], strict=False)]
+    assert max(steps) - min(steps) < 0.02
+
+
+def test_trend_band_is_lighter_next_to_muted_points_and_whiskers_lone_points() -> None:
+    root = parse(trend())
+    bands = with_class(root, "band")
+    normal = [b for b in bands if "muted" not in b.get("class", "")]
+    light = [b for b in bands if "muted" in b.get("class", "")]
+    # Normal bands over months 1-4, 7-8 and 11-12; a light one over 8-9 (month 9 is muted).
+    assert len(normal) == 3 and len(light) == 1
+    assert float(light[0].get("fill-opacity", "")) < float(normal[0].get("fill-opacity", ""))
+    # Month 10 has no interval, so the light band has two points: four corners.
+    assert len(polyline_points(light[0])) == 4
+    muted_dot = period_groups(root)[8].find(SVG + "circle")
+    assert muted_dot is not None and muted_dot.get("fill") == "#ffffff"
+    assert len(with_class(root, "whisker")) == 0
+    lone = trend_points()
+    lone[10] = TrendPoint("11/2026", 80.0, 78.0, 82.0, "lone")
+    lone[11] = TrendPoint("12/2026", None, None, None, "none")
+    whiskers = with_class(parse(trend(points=lone)), "whisker")
+    assert len(whiskers) == 1 and f(whiskers[0], "y1") > f(whiskers[0], "y2")
+
+
+def test_trend_thins_x_labels_and_keeps_the_newest() -> None:
+    labels = [f"{m % 12 + 1:02d}/{2024 + m // 12}" for m in range(36)]
+    points = [TrendPoint(label, 80.0, 78.0, 82.0, label) for label in labels]
+    root = parse(trend(points=points))
+    shown = [(t.text, f(t, "x")) for t in with_class(root, "x-tick")]
+    assert 2 <= len(shown) < len(labels)
+    assert shown[-1][0] == labels[-1]
+    widest = max(charts._text_width(label) for label in labels)
+    assert all(b[1] - a[1] >= widest + 10 for a, b in zip(shown, shown[1:], strict=False))
+    few = parse(trend(points=points[:4]))
+    assert len(with_class(few, "x-tick")) == 4
+
+
+def test_trend_with_one_point_and_checks() -> None:
+    root = parse(trend(points=[TrendPoint("07/2026", 80.0, 75.0, 85.0, "t")]))
+    assert len(with_class(root, "whisker")) == 1 and not with_class(root, "trend-line")
+    with pytest.raises(ValueError, match="value"):
+        charts.trend_svg(
+            [TrendPoint("a", None, None, None, "t")], title="t", description="d", y_label="y"
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# 4. Importance-performance
+
+
+def test_ipa_points_and_crosshairs_sit_at_their_values() -> None:
+    points = ipa_points()
+    root = parse(ipa(points=points))
+    ticks = with_class(root, "tick")
+    x_ticks = sorted((number(t.text), f(t, "x")) for t in ticks if t.get("text-anchor") == "middle")
+    y_ticks = sorted((number(t.text), f(t, "y")) for t in ticks if t.get("text-anchor") == "end")
+    assert 4 <= len(x_ticks) <= 6 and 4 <= len(y_ticks) <= 6
+    (a0, x0), (a1, x1) = x_ticks[0], x_ticks[-1]
+    (b0, y0), (b1, y1) = y_ticks[0], y_ticks[-1]
+    shift = charts.FONT_SIZE * 0.35
+
+    def at(performance: float, importance: float) -> tuple[float, float]:
+        return (
+            x0 + (performance - a0) * (x1 - x0) / (a1 - a0),
+            y0 - shift + (importance - b0) * (y1 - y0) / (b1 - b0),
+        )
+
+    marks = with_class(root, "mark")
+    assert len(marks) == 4
+    for mark, point in zip(marks, points, strict=True):
+        circle = mark.find(SVG + "circle")
+        assert circle is not None
+        x, y = at(point.performance, point.importance)
+        assert (f(circle, "cx"), f(circle, "cy")) == (
+            pytest.approx(x, abs=0.05),
+            pytest.approx(y, abs=0.05),
+        )
+    vertical, horizontal = with_class(root, "cross")
+    x_cross, y_cross = at(81.0, 0.2)
+    assert f(vertical, "x1") == pytest.approx(x_cross, abs=0.05)
+    assert f(horizontal, "y1") == pytest.approx(y_cross, abs=0.05)
+
+
+def test_ipa_colours_points_by_quadrant_and_names_the_quadrants() -> None:
+    root = parse(ipa())
+    quadrants = [
+        with_class(m, "point")[0].get("class", "").split()[1] for m in with_class(root, "mark")
+    ]
+    assert quadrants == [
+        "quadrant-overkill",
+        "quadrant-concentrate",
+        "quadrant-low-priority",
+        "quadrant-keep",
+    ]
+    labels = with_class(root, "quadrant-label")
+    named = [
+        " ".join(t.text or "" for t in labels if f"quadrant-{quadrant}" in t.get("class", ""))
+        for quadrant in ("concentrate", "keep", "low-priority", "overkill")
+    ]
+    assert named == list(IPA_QUADRANTS)
+    keys = ["".join(t.itertext()) for t in with_class(root, "key-label")]
+    assert keys == [p.label for p in ipa_points()]
+    numbers = [t.text for t in with_class(root, "point-number")]
+    assert numbers == ["1", "2", "3", "4"]
+
+
+# ------------------------------------------------------------------------------------------------
+# 5. Bars
+
+
+def test_bars_start_at_zero_and_whiskers_end_at_the_bounds() -> None:
+    items = bar_list()
+    root = parse(bars(bars=items))
+    x_of = axis_map(root)
+    rows = with_class(root, "row")
+    assert len(rows) == len(items)
+    for row, item in zip(rows, items, strict=True):
+        rect = with_class(row, "bar")[0]
+        assert f(rect, "x") == pytest.approx(x_of(0.0), abs=0.02)
+        assert f(rect, "x") + f(rect, "width") == pytest.approx(x_of(item.value), abs=0.03)
+        whisker = with_class(row, "interval")[0]
+        assert (f(whisker, "x1"), f(whisker, "x2")) == (
+            pytest.approx(x_of(item.low), abs=0.02),
+            pytest.approx(x_of(item.high), abs=0.02),
+        )
+    assert min(tick_positions(root)) == 0
+
+
+def test_bars_hatch_muted_bars() -> None:
+    root = parse(bars())
+    fills = [with_class(row, "bar")[0].get("fill", "") for row in with_class(root, "row")]
+    pattern = root.find(f"{SVG}defs/{SVG}pattern")
+    assert pattern is not None
+    assert fills[2] == f"url(#{pattern.get('id')})"
+    assert all(not fill.startswith("url(") for i, fill in enumerate(fills) if i != 2)
+    assert [t.text for t in with_class(root, "legend-label")] == ["Không đủ tin cậy"]
+
+
+# ------------------------------------------------------------------------------------------------
+# In a real browser: rendered size, text size, nothing clipped or overlapping; screenshots
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PAGE_CSS = "body{margin:0;background:#f3f5f8;font:17px/1.5 system-ui,sans-serif}" + (
+    "main{max-width:72rem;margin:0 auto;padding:1rem}.card{background:#fff;padding:1rem}"
+)
+# Only file: styles may load and no inline style at all: a chart needing one would break.
+CSP = "default-src 'none'; style-src file:"
+
+MEASURE = """svg => {
+  const box = svg.getBoundingClientRect();
+  const scale = box.width / svg.viewBox.baseVal.width;
+  const texts = [...svg.querySelectorAll('text')].filter(t => t.textContent.trim()).map(t => {
+    const r = t.getBoundingClientRect();
+    return {cls: t.getAttribute('class'), text: t.textContent, left: r.left, right: r.right,
+            top: r.top, bottom: r.bottom,
+            px: parseFloat(getComputedStyle(t).fontSize) * scale};
+  });
+  return {width: box.width, height: box.height, left: box.left, right: box.right,
+          top: box.top, bottom: box.bottom, texts,
+          maxWidth: getComputedStyle(svg).maxWidth};
+}"""
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium for the module (Debian's; Playwright's download is never used)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser tests need {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return (
+        min(a["right"], b["right"]) - max(a["left"], b["left"]) > 1
+        and min(a["bottom"], b["bottom"]) - max(a["top"], b["top"]) > 1
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [375, 1280])
+@pytest.mark.parametrize("name", sorted(CHARTS))
+def test_chart_renders_readably_in_chromium(chromium: Any, name: str, width: int) -> None:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    (OUTPUT / "page.css").write_text(PAGE_CSS, encoding="utf-8")
+    html = (
+        '<!doctype html><html lang="vi"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<link rel="stylesheet" href="{(OUTPUT / "page.css").as_uri()}">'
+        f'<link rel="stylesheet" href="{CSS.as_uri()}">'
+        f'</head><body><main><div class="card">{CHARTS[name]()}</div></main></body></html>'
+    )
+    page_file = OUTPUT / f"{name}.html"
+    page_file.write_text(html, encoding="utf-8")
+    page = chromium.new_page(viewport={"width": width, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text))
+    try:
+        page.goto(page_file.as_uri())
+        page.screenshot(path=str(OUTPUT / f"{name}-{width}.png"), full_page=True)
+        box = page.eval_on_selector("svg.chart", MEASURE)
+    finally:
+        page.close()
+    assert not problems, problems  # e.g. a refused inline style
+    assert box["width"] > 250 and box["height"] > 150
+    assert box["maxWidth"] == "576px"  # charts.css was applied
+    assert box["texts"]
+    for text in box["texts"]:
+        assert text["px"] >= 11, text
+        assert box["left"] - 1 <= text["left"] and text["right"] <= box["right"] + 1, text
+        assert box["top"] - 1 <= text["top"] and text["bottom"] <= box["bottom"] + 1, text
+    spaced = [t for t in box["texts"] if t["cls"] != "point-number"]
+    clashes = [
+        (a["text"], b["text"])
+        for i, a in enumerate(spaced)
+        for b in spaced[i + 1 :]
+        if overlaps(a, b)
+    ]
+    assert not clashes

@@ -1,0 +1,311 @@
+"""What a report request is computed from: the form, the design, the units, the weights, the counts.
+
+The reports' default design treats each response as its own sampling unit, stratified by
+agency (counters are not sampled: every counter collects), unweighted or post-stratified to the
+period's dossier volumes. ``SIPAS_REPORT_DESIGN`` changes it (a mapping with ``strata``, ``psu``,
+``lonely_psu``, ``df``). Every count table comes from :func:`survey.statistics.build_counts`;
+this module only chooses its arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from flask import current_app
+from werkzeug.exceptions import NotFound
+
+from analysis import Calibration, Design
+from analysis.errors import AnalysisError
+from survey import repository
+from survey.access import Scope
+from survey.extensions import db
+from survey.models import Agency, Field
+from survey.reports.params import BadParameter, ReportParams
+from survey.statistics import CellWeights, NoResponsesError, build_counts
+
+__all__ = [
+    "PROVINCE",
+    "ReportContext",
+    "design_sentence",
+    "load_context",
+    "report_design",
+]
+
+# The label of the whole province when the agencies have more than one root.
+PROVINCE = "*"
+_DESIGN_KEYS = ("strata", "psu", "lonely_psu", "df")
+# Each response its own PSU, strata = agencies; an agency with a single response in the period
+# is centred on the grand mean (R's options(survey.lonely.psu = "adjust")).
+DEFAULT_DESIGN = {"strata": "agency_code", "psu": None, "lonely_psu": "adjust"}
+_FILTER_COLUMNS = (("field_code", "field_code"), ("channel", "channel"))
+
+
+def report_design(config: Mapping[str, Any]) -> Design:
+    """The design of the reports from ``SIPAS_REPORT_DESIGN`` (default: strata = agency).
+
+    Raises
+    ------
+    ValueError
+        An unknown key or a value the engine refuses.
+    """
+    settings = dict(config.get("SIPAS_REPORT_DESIGN") or DEFAULT_DESIGN)
+    unknown = sorted(set(settings) - set(_DESIGN_KEYS))
+    if unknown:
+        raise ValueError(f"SIPAS_REPORT_DESIGN: unknown key(s) {unknown}; use {_DESIGN_KEYS}")
+    try:
+        return Design(**settings)
+    except (AnalysisError, TypeError) as exc:
+        raise ValueError(f"SIPAS_REPORT_DESIGN: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportContext:
+    """Everything a report computation needs besides the parameters."""
+
+    form: Any
+    design: Design
+    agencies: tuple[Agency, ...]
+    fields: Mapping[str, Field]
+    scope: Scope
+    root: str
+    parents: Mapping[str, str | None]
+
+    @property
+    def by_code(self) -> dict[str, Agency]:
+        return {a.code: a for a in self.agencies}
+
+    def visible(self, code: str) -> bool:
+        agency = self.by_code.get(code)
+        return agency is not None and self.scope.allows(agency.id)
+
+    def children(self, code: str) -> list[str]:
+        return sorted(c for c, parent in self.parents.items() if parent == code)
+
+    def subtree(self, code: str) -> list[str]:
+        found, stack = [], [code]
+        while stack:
+            current = stack.pop()
+            found.append(current)
+            stack.extend(self.children(current))
+        return found
+
+
+def load_context(params: ReportParams, scope: Scope) -> ReportContext:
+    """Load the form, design and units of a request.
+
+    Raises
+    ------
+    BadParameter
+        An unknown form, version or field.
+    NotFound
+        A ``unit`` that does not exist or lies outside the account's scope.
+    """
+    form_id = params.form_id or current_app.config["SIPAS_DEFAULT_FORM"]
+    try:
+        form = repository.load_form(form_id, None)
+    except (KeyError, ValueError):
+        raise BadParameter("form", f"no questionnaire {form_id!r}") from None
+    if params.form_version is not None and params.form_version > form.version:
+        raise BadParameter("form", f"{form_id} has no version {params.form_version}")
+    agencies = tuple(repository.list_agencies())
+    fields = {f.code: f for f in repository.list_fields()}
+    if params.field_code is not None and params.field_code not in fields:
+        raise BadParameter("field", f"no procedure field {params.field_code!r}")
+    codes = {a.id: a.code for a in agencies}
+    parents: dict[str, str | None] = {a.code: codes.get(a.parent_id) for a in agencies}
+    roots = [code for code, parent in parents.items() if parent is None]
+    root = roots[0] if len(roots) == 1 else PROVINCE
+    if root == PROVINCE:
+        parents = {
+            code: (PROVINCE if parent is None else parent) for code, parent in parents.items()
+        }
+        parents[PROVINCE] = None
+    context = ReportContext(
+        form=form,
+        design=report_design(current_app.config),
+        agencies=agencies,
+        fields=fields,
+        scope=scope,
+        root=root,
+        parents=parents,
+    )
+    if params.unit is not None and not context.visible(params.unit):
+        raise NotFound()  # unknown and outside the account's subtree alike
+    return context
+
+
+def domain_columns(params: ReportParams) -> list[str]:
+    """The count-table columns that the filters select on (as domains, not as subsets)."""
+    columns = [column for column, attr in _FILTER_COLUMNS if getattr(params, attr)]
+    if params.form_version is not None:
+        columns.append("form_version")
+    return columns
+
+
+def select_domain(table: pd.DataFrame, params: ReportParams) -> pd.DataFrame:
+    """The rows of a result table that belong to the filtered domain, filter columns dropped."""
+    mask = pd.Series(True, index=table.index)
+    chosen = {"field_code": params.field_code, "channel": params.channel}
+    if params.form_version is not None:
+        chosen["form_version"] = str(params.form_version)
+    for column, value in chosen.items():
+        if value is not None and column in table.columns:
+            mask &= table[column].astype(str) == value
+    dropped = [c for c in chosen if chosen[c] is not None and c in table.columns]
+    return table[mask].drop(columns=dropped)
+
+
+def counts_for(
+    context: ReportContext,
+    params: ReportParams,
+    by: Sequence[str],
+    *,
+    period: str | None = None,
+    agency_subtree: str | None = None,
+) -> pd.DataFrame | None:
+    """The count table of the request (``None`` when no response is selected)."""
+    design, weights = _weighting(context, params, agency_subtree)
+    by = list(dict.fromkeys([*by, *domain_columns(params)]))
+    try:
+        return build_counts(
+            db.session,
+            context.form,
+            design,
+            by,
+            period=period,  # type: ignore[arg-type]
+            weights=weights,
+            since=params.since,
+            until=params.until,
+            agency_subtree=None if agency_subtree == PROVINCE else agency_subtree,
+            exclude_flags=params.exclude,
+            index_versions=("A",),
+        )
+    except NoResponsesError:
+        return None
+
+
+def weighted_design(context: ReportContext, params: ReportParams) -> Design:
+    """The design the estimates use (with the calibration when weighted to a frame)."""
+    return _weighting(context, params, None)[0]
+
+
+_CELLS = ("agency_code", "field_code")
+
+
+def _weighting(
+    context: ReportContext, params: ReportParams, agency_subtree: str | None
+) -> tuple[Design, CellWeights | None]:
+    """The design and cell weights: post-stratified to the frame when ``weights=frame``."""
+    if params.weights == "none":
+        return context.design, None
+    volumes = _frame_volumes(params)
+    raw = build_counts(
+        db.session,
+        context.form,
+        Design(psu="agency_code"),  # grouped rows: only the response counts are read
+        list(_CELLS),
+        since=params.since,
+        until=params.until,
+        exclude_flags=params.exclude,
+        index_versions=("A",),
+    )
+    responses = raw[raw["item"] == "_response"].groupby(list(_CELLS))["n"].sum().rename("responses")
+    joined = responses.reset_index().merge(volumes, on=list(_CELLS), how="left")
+    unmatched = joined[joined["dossiers"].isna() | (joined["dossiers"] <= 0)]
+    if len(unmatched):
+        cells = ", ".join(
+            f"{r.agency_code}/{r.field_code or '-'}" for r in unmatched.head(5).itertuples()
+        )
+        raise BadParameter(
+            "weights",
+            f"the dossier-volume frame has no volume for {len(unmatched)} cell(s) with responses "
+            f"({cells}); upload a complete frame for this period or use weights=none",
+        )
+    joined["weight"] = joined["dossiers"] / joined["responses"]
+    weights = CellWeights.from_frame(joined, _CELLS)
+    calibration = Calibration("poststratify", _CELLS, None, "w0")
+    design = Design(
+        strata=context.design.strata,
+        psu=context.design.psu,
+        weight="weight",
+        lonely_psu=context.design.lonely_psu,
+        df=context.design.df,
+        calibration=calibration,
+    )
+    return design, weights
+
+
+def _frame_volumes(params: ReportParams) -> pd.DataFrame:
+    """Dossiers per agency × field for the period: one frame period must cover it exactly."""
+    from survey.repository import frames
+
+    periods = _frame_periods(params)
+    for candidates in periods:
+        table = frames.volumes(candidates)
+        if len(table) and set(table["period"]) == set(candidates):
+            return table.groupby(list(_CELLS), as_index=False)["dossiers"].sum()
+    raise BadParameter(
+        "weights",
+        "no dossier-volume frame covers this period exactly (by month, quarter or year); "
+        "upload one on the administration pages or use weights=none",
+    )
+
+
+def _frame_periods(params: ReportParams) -> list[list[str]]:
+    """The frame periods that tile the report period, for each granularity that can."""
+    months = []
+    year, month = params.first
+    for _ in range(params.months):
+        months.append((year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    options = [[f"{y}-{m:02d}" for y, m in months]]
+    quarters = sorted({(y, (m - 1) // 3 + 1) for y, m in months})
+    if len(months) == 3 * len(quarters) and params.first[1] % 3 == 1:
+        options.append([f"{y}-Q{q}" for y, q in quarters])
+    years = sorted({y for y, _ in months})
+    if len(months) == 12 * len(years) and params.first[1] == 1:
+        options.append([str(y) for y in years])
+    return options
+
+
+def design_sentence(context: ReportContext, params: ReportParams, translate: Any) -> str:
+    """One plain sentence saying which design and weighting produced the figures."""
+    _ = translate
+    words = {
+        "agency_code": _("agency"),
+        "counter_code": _("counter"),
+        "field_code": _("procedure field"),
+        "channel": _("channel"),
+    }
+    strata = words.get(context.design.strata or "", context.design.strata)
+    psu = words.get(context.design.psu or "", context.design.psu)
+    parts = []
+    if psu is None:
+        parts.append(_("each response counts as its own sampling unit"))
+    else:
+        parts.append(_("responses are clustered by %(psu)s", psu=psu))
+    if strata:
+        parts.append(_("stratified by %(strata)s", strata=strata))
+    if params.weights == "frame":
+        parts.append(
+            _("weighted to the dossier volumes of the period (post-stratified by agency and field)")
+        )
+    else:
+        parts.append(_("unweighted (no dossier-volume weighting)"))
+    excluded = ", ".join(params.exclude) or _("none")
+    return _(
+        "Design: %(parts)s; %(level)s%% intervals (%(ci)s); "
+        "flagged responses left out: %(excluded)s.",
+        parts="; ".join(parts),
+        level=f"{100 * params.level:g}",
+        ci=params.ci,
+        excluded=excluded,
+    )
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

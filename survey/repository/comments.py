@@ -59,8 +59,10 @@ def list_comments(
         filters.append(~stored.contains(f";{flag};", autoescape=True))
     if search:
         filters.append(func.lower(Response.comment).contains(search.lower(), autoescape=True))
-    base = select(Response.id).join(Agency, Response.agency_id == Agency.id).outerjoin(
-        Field, Response.field_id == Field.id
+    base = (
+        select(Response.id)
+        .join(Agency, Response.agency_id == Agency.id)
+        .outerjoin(Field, Response.field_id == Field.id)
     )
     total = db.session.scalar(select(func.count()).select_from(base.where(*filters).subquery()))
     rows = db.session.execute(

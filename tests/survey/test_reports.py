@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

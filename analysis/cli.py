@@ -10,13 +10,19 @@ table. With one ``--by`` the output has that grouping's columns, then the result
 several, the first column is ``grouping`` (the grouping's columns joined by ``,``; ``(all)``
 for the whole sample), then every group column of every grouping, blank where that grouping
 does not use it, then the result columns.
+
+``--out`` ending in ``.xlsx`` writes a workbook (sheet ``indices``, rounded number formats,
+a ``Notes`` sheet with the options and what every flag and note means); ``--out -`` writes CSV
+to standard output; any other name writes CSV, UTF-8 with a byte-order mark. All go through
+:mod:`analysis.spreadsheets`, so no text cell can become a formula. ``--rank`` and ``--par``
+write one row per unit instead (:func:`analysis.standings.unit_standings`).
 """
 
 from __future__ import annotations
 
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
@@ -34,6 +40,7 @@ from analysis.intervals import ci_notes
 from analysis.par_index import ScoringError, load_rule
 from analysis.ranking import RankingError
 from analysis.reliability import explanations
+from analysis.spreadsheets import write_csv, write_xlsx
 from analysis.standings import unit_standings
 
 __all__ = [
@@ -49,7 +56,7 @@ __all__ = [
 PERIOD_GRANULARITIES = ("month", "quarter", "year")
 ALL_GROUPS = "(all)"
 FRAME_METHODS = ("poststratify", "rake")
-OUTPUT_REFUSED = (".xlsx", ".xlsm", ".xls", ".ods", ".parquet", ".json")
+OUTPUT_REFUSED = (".xlsm", ".xls", ".ods", ".parquet", ".json")
 
 
 def read_export(
@@ -270,7 +277,8 @@ def _explained(meanings: dict[str, str]) -> list[str]:
     "--out",
     type=click.Path(dir_okay=False, allow_dash=True),
     required=True,
-    help="CSV file to write, or - for standard output.",
+    help="Result table: .xlsx for a workbook (rounded figures, a Notes sheet), - for CSV on "
+    "standard output, otherwise a CSV file (UTF-8 with BOM, full precision).",
 )
 def analyze(
     responses: Path,
@@ -321,7 +329,7 @@ def analyze(
     for name, col in (("--strata", strata), ("--psu", psu), ("--fpc", fpc), ("--weight", weight)):
         if col and col not in data.columns:
             raise click.UsageError(f"{name}: unknown column {col!r}")
-    calibration = None
+    calibration, weight_column = None, weight
     if frame is not None:
         data, weight, calibration = _calibrate(data, frame, frame_method, weight)
     design = Design(
@@ -360,7 +368,15 @@ def analyze(
             table = indices_by_groupings(counts, form, design, groupings, **settings)
     except (AnalysisError, RankingError, ScoringError) as exc:
         raise click.ClickException(str(exc)) from None
-    where = write_table(table, out)
+    notes = run_notes(
+        source=str(responses),
+        form=form,
+        by_specs=by_specs,
+        design=design,
+        weighting=_weighting_note(weight_column, frame, frame_method),
+        settings=settings,
+    )
+    where = write_table(table, out, notes=notes)
     what = "units" if standings else "rows"
     click.echo(
         f"{len(table)} {what} written to {where} ({len(groupings)} grouping(s), "
@@ -370,23 +386,42 @@ def analyze(
 
 
 def check_out(out: str) -> None:
-    """Refuse an ``--out`` whose extension promises another format than CSV.
+    """Refuse an ``--out`` whose extension promises a format these commands do not write.
 
     Raises
     ------
     click.UsageError
-        ``--out result.xlsx`` and the like: the command writes CSV text only.
+        ``--out result.parquet`` and the like (CSV, ``.xlsx`` and ``-`` are written).
     """
     suffix = Path(out).suffix.lower()
     if out != "-" and suffix in OUTPUT_REFUSED:
         raise click.UsageError(
-            f"--out {out}: this command writes CSV only; {suffix} output is not available in "
-            "this version. Use a .csv file name, or - for standard output."
+            f"--out {out}: {suffix} output is not available; write .xlsx, .csv, or - for CSV "
+            "on standard output."
         )
 
 
-def write_table(table: pd.DataFrame, out: str) -> str:
-    """Write ``table`` as CSV to the file ``out`` or, for ``-``, to standard output.
+RESULT_NUMBER_FORMATS: dict[str, str] = {
+    "estimate": "0.000",
+    "se": "0.0000",
+    "ci_low": "0.000",
+    "ci_high": "0.000",
+    "n_eff": "0.0",
+    "deff": "0.00",
+    "df": "0",
+    "mean_rank": "0.0",
+    "p_best": "0.000",
+    "par_points": "0.00",
+}
+"""Excel number formats of the result columns (the stored values keep full precision)."""
+
+
+def write_table(table: pd.DataFrame, out: str, *, notes: Mapping[str, str] | None = None) -> str:
+    """Write a result table: CSV on standard output for ``-``, XLSX for ``.xlsx``, else CSV.
+
+    Every format neutralises text cells (:mod:`analysis.spreadsheets`). The workbook has one
+    sheet ``indices`` with rounded display formats (:data:`RESULT_NUMBER_FORMATS`) and, when
+    ``notes`` is given, a ``Notes`` sheet. Files keep full precision.
 
     Returns
     -------
@@ -394,11 +429,64 @@ def write_table(table: pd.DataFrame, out: str) -> str:
         Where it went, for the summary message.
     """
     if out == "-":
-        table.to_csv(sys.stdout, index=False)
+        write_csv(table, sys.stdout)
         sys.stdout.flush()
         return "standard output"
-    table.to_csv(out, index=False)
+    if Path(out).suffix.lower() == ".xlsx":
+        formats = {**RESULT_NUMBER_FORMATS}
+        formats.update(
+            {f"points_{c[7:]}": "0.00" for c in table.columns if c.startswith("points_")}
+        )
+        write_xlsx({"indices": table}, out, notes=notes, number_formats=formats)
+    else:
+        write_csv(table, out)
     return out
+
+
+def run_notes(
+    *,
+    source: str,
+    form: Any,
+    by_specs: Sequence[str],
+    design: Design,
+    weighting: str,
+    settings: Mapping[str, Any],
+) -> dict[str, str]:
+    """The ``Notes`` sheet of an XLSX result: what was computed, how, and what flags mean."""
+    notes = {
+        "source": source,
+        "form": str(form.id),
+        "form version": str(form.version),
+        "groupings": "; ".join(by_specs) or "(all)",
+        "design": (
+            f"strata={design.strata or 'none'}, PSU={design.psu or 'each response'}, "
+            f"fpc={design.fpc or 'none'}, lonely PSU={design.lonely_psu}, df={design.df}"
+        ),
+        "weighting": weighting,
+        "index version": str(settings["version"]),
+        "confidence interval": f"{settings['ci']} at {100 * float(settings['confidence']):g}%",
+        "design effect": f"deff={settings['deff']}",
+        "reliability rule": (
+            "NCHS Data Presentation Standard for Proportions (2017): n_eff = min(n, "
+            "sigma2/V) on the with-replacement SRS variance"
+        ),
+    }
+    reliability = explanations()
+    for column, meanings in (
+        ("suppression_reason", reliability["suppression_reason"]),
+        ("flags", reliability["flags"]),
+        ("ci_note", ci_notes()),
+    ):
+        for text, meaning in meanings.items():
+            notes[f"{column}: {text}"] = meaning
+    return notes
+
+
+def _weighting_note(weight: str | None, frame: Path | None, method: str) -> str:
+    if frame is None:
+        return f"weights from column {weight} (fixed)" if weight else "none (each response once)"
+    base = f"base weights from column {weight}" if weight else "base weights 1"
+    return f"{base}, {method} to the dossier volumes of {frame}"
 
 
 def indices_by_groupings(

@@ -13,7 +13,7 @@ from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
-from survey import ratelimits
+from survey import guards, ratelimits
 from survey.config import SECRET_KEY_FILE, WRITE_BIND, defaults
 from survey.extensions import babel, csrf, db, login_manager
 
@@ -37,6 +37,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _require_secret_key(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    guards.init_app(app)  # first: before CSRF and every other request hook
     _add_write_bind(app.config)
     db.init_app(app)
     with app.app_context():
@@ -50,9 +51,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale
 
-    from survey import admin, api, citizen, errors
+    from survey import admin, api, auth, citizen, errors, reports
 
     app.register_blueprint(citizen.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(reports.bp, url_prefix="/reports")
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     csrf.exempt(api.bp)

@@ -10,6 +10,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
+from survey.guards import UnstorableText
+
 # Messages for the stable codes of ``survey.repository.SubmissionError`` and of the JSON API's own
 # input checks; the one place they are written (translations live in the message catalog).
 SUBMISSION_MESSAGES = {
@@ -38,6 +40,7 @@ SUBMISSION_MESSAGES = {
     "unauthorized": _l("A valid API key is required (Authorization: Bearer <key>)."),
     "not_found": _l("Nothing was found with this identifier."),
     "request_too_large": _l("The submission is too large."),
+    "invalid_characters": _l("The request contains a character that is not allowed."),
 }
 
 
@@ -60,6 +63,14 @@ def error_response(status: int, code: str, message: str, **extra: object):
 
 def init_app(app: Flask) -> None:
     """Install the handlers that turn HTTP errors into problem responses."""
+
+    @app.errorhandler(UnstorableText)
+    def _unstorable(exc: UnstorableText):
+        problems = [{"field": exc.field, "code": "invalid_characters"}]
+        message = str(SUBMISSION_MESSAGES["invalid_characters"])
+        if wants_json():
+            return error_response(400, "invalid_characters", message, problems=problems)
+        return error_response(400, "invalid_characters", message)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

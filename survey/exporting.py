@@ -7,16 +7,19 @@ of the form have responses, the newest version's keys come first, then keys that
 versions have.
 
 Rows are read in pages (keyset paging), so a CSV export streams in constant memory; XLSX uses
-openpyxl's write-only mode.
+openpyxl's write-only mode. Both go through :mod:`analysis.spreadsheets`, so a comment or a code
+that a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+1``, ``@SUM(A1)``, also after
+leading spaces or line breaks) is written with a leading apostrophe. The CSV is UTF-8; written to
+a file by ``sipas export responses --out`` it has no byte-order mark, as before.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import datetime
 from typing import IO, Any
 
+from analysis.spreadsheets import write_csv_rows, write_xlsx_rows
 from forms import list_forms
 from survey import repository
 from survey.quality import format_flags
@@ -111,25 +114,7 @@ def export_responses(
     of responses written. Needs an application context."""
     rows = iter_rows(form_id, since=since, until=until)
     if fmt == "csv":
-        writer = csv.writer(stream, lineterminator="\n")
-        count = -1
-        for row in rows:
-            writer.writerow(["" if v is None else v for v in row])
-            count += 1
-        return count
+        return write_csv_rows(rows, stream)
     if fmt == "xlsx":
-        return _write_xlsx(stream, rows)
+        return write_xlsx_rows(rows, stream, sheet="responses")
     raise ValueError(f"unknown export format {fmt!r}; choose csv or xlsx")
-
-
-def _write_xlsx(stream: IO[bytes], rows: Iterator[list[Any]]) -> int:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("responses")
-    count = -1
-    for row in rows:
-        sheet.append(row)
-        count += 1
-    workbook.save(stream)
-    return count

@@ -46,6 +46,7 @@ __all__ = [
     "Agency",
     "ApiKey",
     "Counter",
+    "DossierVolume",
     "Field",
     "FormVersion",
     "Procedure",
@@ -225,8 +226,30 @@ class Response(Base):
     procedure: Mapped[Procedure | None] = relationship()
 
 
+class DossierVolume(Base):
+    """One cell of a dossier-volume frame: dossiers handled by an agency in a field and period.
+
+    ``period`` is spelled as :data:`analysis.frames.PERIOD_FORMATS` (``2026``, ``2026-H1``,
+    ``2026-Q3``, ``2026-07``). The reports post-stratify each agency × field cell of a period to
+    these volumes.
+    """
+
+    __tablename__ = "dossier_volumes"
+    __table_args__ = (UniqueConstraint("period", "agency_id", "field_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(16))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    field_id: Mapped[int] = mapped_column(ForeignKey("fields.id"))
+    dossiers: Mapped[int] = mapped_column(BigInteger)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    agency: Mapped[Agency] = relationship()
+    field: Mapped[Field] = relationship()
+
+
 class User(UserMixin, Base):
-    """An official's account for the admin pages, optionally scoped to one agency."""
+    """An account: ``admin``, ``analyst`` (the province) or ``official`` (an agency subtree)."""
 
     __tablename__ = "users"
 
@@ -246,6 +269,10 @@ class User(UserMixin, Base):
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active
+
+    def get_id(self) -> str:
+        """Flask-Login: the id stored in the session, with the epoch that must still match."""
+        return f"{self.id}:{self.session_epoch}"
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"

@@ -1,6 +1,8 @@
-"""Officials' pages: sign in/out, an index, and the counters list with QR downloads.
+"""Administration pages: an index and the counters list with QR downloads.
 
-An official scoped to an agency sees that agency's counters and those of the agencies under it.
+Sign-in is at ``/login`` (:mod:`survey.auth`); ``/admin/login`` redirects there. Every role may
+list counters and print their QR codes: an official sees those of their agency's subtree only
+(:mod:`survey.access`).
 A counter's QR downloads and printable sheet take an optional ``?field=`` (a field code) that fixes
 the procedure field in the QR code (``?f=``); without it the QR code carries no field and the
 counter's default field, if it has one, applies when the code is scanned.
@@ -12,7 +14,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    flash,
     make_response,
     redirect,
     render_template,
@@ -21,11 +22,11 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user
 
-from survey import qrcodes, ratelimits, repository
+from survey import qrcodes, repository
+from survey.access import REPORT_ROLES, roles_required, scope_of
 from survey.admin import bp
-from survey.auth import LoginForm, authenticate, safe_next_url
 from survey.errors import error_response
 from survey.models import Counter
 from survey.qr_cli import sheet_entry
@@ -37,18 +38,8 @@ def _base_url() -> str:
 
 def _visible_counters() -> list[Counter]:
     """Counters the signed-in official may see, ordered by agency and code."""
-    counters = repository.list_counters()
-    scope = current_user.agency_id
-    if scope is None:
-        return counters
-    allowed = {scope}
-    agencies = repository.list_agencies()
-    grew = True
-    while grew:
-        before = len(allowed)
-        allowed |= {a.id for a in agencies if a.parent_id in allowed}
-        grew = len(allowed) > before
-    return [c for c in counters if c.agency_id in allowed]
+    scope = scope_of(current_user, repository.list_agencies())
+    return [c for c in repository.list_counters() if scope.allows(c.agency_id)]
 
 
 def _counter_or_404(code: str) -> Counter:
@@ -80,38 +71,21 @@ def _requested_field_code() -> str | None:
     return field_code
 
 
-@bp.route("/login", methods=["GET", "POST"])
-@ratelimits.limit("SIPAS_LOGIN_RATE_LIMIT")
+@bp.route("/login")
 def login() -> ResponseReturnValue:
-    """Sign-in form for officials."""
-    form = LoginForm()
-    if form.validate_on_submit():
-        user = authenticate(form.username.data or "", form.password.data or "")
-        if user is not None:
-            login_user(user)
-            return redirect(safe_next_url(request.args.get("next"), url_for(".index")))
-        flash(_("Wrong username or password."), "error")
-        return render_template("admin/login.html", form=form), 401
-    status = 400 if request.method == "POST" else 200
-    return render_template("admin/login.html", form=form), status
-
-
-@bp.route("/logout", methods=["POST"])
-def logout() -> ResponseReturnValue:
-    """Sign out (POST with the CSRF token)."""
-    logout_user()
-    return redirect(url_for(".login"))
+    """The former sign-in address: the one sign-in page is ``/login``."""
+    return redirect(url_for("auth.login", **request.args), code=301)
 
 
 @bp.route("/")
-@login_required
+@roles_required(*REPORT_ROLES)
 def index() -> ResponseReturnValue:
     """Officials' start page."""
     return render_template("admin/index.html")
 
 
 @bp.route("/counters")
-@login_required
+@roles_required(*REPORT_ROLES)
 def counters() -> ResponseReturnValue:
     """Agencies and their counters, with QR downloads and printable sheets (per field too)."""
     return render_template(
@@ -120,7 +94,7 @@ def counters() -> ResponseReturnValue:
 
 
 @bp.route("/counters/<code>/qr.<any(png, svg):fmt>")
-@login_required
+@roles_required(*REPORT_ROLES)
 def counter_qr(code: str, fmt: str) -> ResponseReturnValue:
     """Download a counter's QR code as PNG or SVG (``?field=`` fixes the procedure field)."""
     counter = _counter_or_404(code)
@@ -134,7 +108,7 @@ def counter_qr(code: str, fmt: str) -> ResponseReturnValue:
 
 
 @bp.route("/counters/<code>/sheet")
-@login_required
+@roles_required(*REPORT_ROLES)
 def counter_sheet(code: str) -> ResponseReturnValue:
     """A printable A4 (default) or A6 sheet for one counter (``?size=a6``, ``?field=``)."""
     size = request.args.get("size", "a4")
@@ -146,7 +120,7 @@ def counter_sheet(code: str) -> ResponseReturnValue:
 
 
 @bp.route("/counters/sheet")
-@login_required
+@roles_required(*REPORT_ROLES)
 def all_sheets() -> ResponseReturnValue:
     """Printable sheets for every active counter the official can see."""
     size = request.args.get("size", "a4")

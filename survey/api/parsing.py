@@ -14,7 +14,15 @@ from typing import Any
 
 from survey.submissions import CHANNELS, Submission
 
-__all__ = ["ALLOWED_KEYS", "BodyError", "SubmissionBody", "parse_datetime", "parse_submission"]
+__all__ = [
+    "ALLOWED_KEYS",
+    "CODE_MAX",
+    "BodyError",
+    "SubmissionBody",
+    "normalize_text",
+    "parse_datetime",
+    "parse_submission",
+]
 
 ALLOWED_KEYS = frozenset(
     {
@@ -33,7 +41,15 @@ ALLOWED_KEYS = frozenset(
         "locale",
     }
 )
-_CODE_MAX = 64
+CODE_MAX = 64
+"""Longest unit code (agency, counter, field, procedure) or form id accepted."""
+
+
+def normalize_text(value: str) -> str:
+    """A text field as the server reads it: surrounding whitespace removed, Unicode spaces
+    (U+00A0, U+3000 …) and line breaks included. Codes are looked up in this form, and the
+    submission budget is keyed on it (:mod:`survey.api.ratelimit`)."""
+    return value.strip()
 
 
 class BodyError(ValueError):
@@ -69,7 +85,7 @@ def parse_submission(body: object, languages: list[str]) -> SubmissionBody:
             problem(key, "missing")
 
     response_id = _uuid(body.get("id"), problem)
-    form_id = _text(body, "form_id", problem, max_length=_CODE_MAX)
+    form_id = _text(body, "form_id", problem, max_length=CODE_MAX)
     version = body.get("form_version")
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
         problem("form_version", "not_an_integer")
@@ -77,7 +93,7 @@ def parse_submission(body: object, languages: list[str]) -> SubmissionBody:
     if answers is not None and not isinstance(answers, Mapping):
         problem("answers", "not_an_object")
     codes = {
-        name: _text(body, name, problem, max_length=_CODE_MAX)
+        name: _text(body, name, problem, max_length=CODE_MAX)
         for name in ("counter_code", "agency_code", "field_code", "procedure_code")
     }
     token = _text(body, "token", problem, max_length=512)
@@ -113,7 +129,7 @@ def _text(body: Mapping[str, Any], name: str, problem: Any, *, max_length: int) 
     if not isinstance(value, str):
         problem(name, "not_a_string")
         return None
-    value = value.strip()
+    value = normalize_text(value)
     if len(value) > max_length:
         problem(name, "too_long")
         return None

@@ -2,8 +2,10 @@
 
 ``POST /api/v1/responses`` is limited per client address *and* counter
 (``SIPAS_SUBMIT_RATE_LIMIT``), because all citizens in one office share the office's public
-address; each counter (or kiosk) gets its own budget. Counted by :func:`survey.ratelimits.count`
-in the shared storage (Redis in production).
+address; each counter (or kiosk) gets its own budget. The counter is keyed as the lookup reads
+it (:func:`survey.api.parsing.normalize_text`), so padding a code with spaces does not open a
+fresh budget; a code too long to exist counts with the submissions that name no counter.
+Counted by :func:`survey.ratelimits.count` in the shared storage (Redis in production).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from survey import ratelimits
+from survey.api.parsing import CODE_MAX, normalize_text
 
 __all__ = ["SUBMIT_SCOPE", "check_submission_budget", "submission_key"]
 
@@ -26,7 +29,10 @@ def submission_key() -> str:
     except RequestEntityTooLarge:
         body = None
     counter = body.get("counter_code") if isinstance(body, dict) else None
-    return f"{ratelimits.client_address()}|{counter if isinstance(counter, str) else '-'}"
+    code = normalize_text(counter) if isinstance(counter, str) else ""
+    if not code or len(code) > CODE_MAX:
+        code = "-"
+    return f"{ratelimits.client_address()}|{code}"
 
 
 def check_submission_budget() -> None:

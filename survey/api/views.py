@@ -24,6 +24,7 @@ from survey.api import bp
 from survey.api.parsing import BodyError, parse_datetime, parse_submission
 from survey.api.ratelimit import check_submission_budget
 from survey.errors import SUBMISSION_MESSAGES
+from survey.guards import UnstorableText
 from survey.repository import StoredResponse, SubmissionError
 from survey.submissions import Submission
 
@@ -48,6 +49,13 @@ def api_error(status: int, code: str, problems: list[dict[str, str]] | None = No
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(_exc: RequestEntityTooLarge):
     return api_error(413, "request_too_large")
+
+
+@bp.errorhandler(UnstorableText)
+def _unstorable(exc: UnstorableText):
+    return api_error(
+        400, "invalid_characters", [{"field": exc.field, "code": "invalid_characters"}]
+    )
 
 
 @bp.post("/responses")

@@ -26,7 +26,7 @@ from flask import Flask
 from flask.cli import ScriptInfo
 
 from analysis.cli import analyze as export_analyze
-from analysis.cli import check_out, indices_by_groupings, write_table
+from analysis.cli import check_out, indices_by_groupings, run_notes, write_table
 from analysis.design import Design
 from analysis.errors import AnalysisError
 from survey.quality import FLAGS
@@ -208,7 +208,15 @@ def analyze_db(
             )
         except (StatisticsQueryError, AnalysisError) as exc:
             raise click.ClickException(str(exc)) from None
-    where = write_table(table, out)
+    notes = run_notes(
+        source="database" + (f", agency subtree {agency}" if agency else ""),
+        form=form,
+        by_specs=by_specs,
+        design=design,
+        weighting="none (each response once)",
+        settings={"version": index_version, "ci": ci, "confidence": confidence, "deff": deff_kind},
+    )
+    where = write_table(table, out, notes=notes)
     flagged = ", ".join(f"{f} {n}" for f, n in summary.flagged.items() if n) or "none"
     click.echo(
         f"{summary.analysed} response(s) analysed, {summary.excluded} excluded "

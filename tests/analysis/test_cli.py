@@ -169,3 +169,65 @@ def test_csv_with_bom_quoted_newlines_and_leading_zeros(export: Path, tmp_path: 
     assert set(odd["agency_code"]) == {a.replace("A", "00") for a in plain["agency_code"]}
     np.testing.assert_allclose(odd["estimate"], plain["estimate"], rtol=1e-12)
     np.testing.assert_allclose(odd["se"], plain["se"], rtol=1e-12)
+
+
+PAYLOADS = ['=HYPERLINK("http://x","y")', "  =2+2", "\t=3+3", "\r\n=4+4", "+1", "-1+2", "@SUM(A1)"]
+
+
+@pytest.fixture
+def injected_export(export: Path, tmp_path: Path) -> Path:
+    """The export with its agency codes replaced by formula payloads."""
+    df = pd.read_csv(export, dtype=str, keep_default_na=False)
+    codes = sorted(df["agency_code"].unique())
+    df["agency_code"] = df["agency_code"].map(
+        {code: PAYLOADS[i % len(PAYLOADS)] for i, code in enumerate(codes)}
+    )
+    path = tmp_path / "injected.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_analyze_csv_output_neutralizes_formulas(injected_export: Path, tmp_path: Path):
+    out = tmp_path / "out.csv"
+    res = _run(
+        str(injected_export), "--form", "sipas-2017", "--by", "agency_code", "--out", str(out)
+    )
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM for Excel
+    import csv
+
+    with out.open(encoding="utf-8-sig", newline="") as handle:
+        labels = {row["agency_code"] for row in csv.DictReader(handle)}
+    # the reader strips stray spaces around text values, as it always has
+    assert labels <= {"'" + p.strip() for p in PAYLOADS} | {"'" + p for p in PAYLOADS}
+    assert all(label.startswith("'") for label in labels) and len(labels) >= 3
+
+
+def test_analyze_xlsx_output(injected_export: Path, tmp_path: Path):
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    out = tmp_path / "out.xlsx"
+    res = _run(
+        str(injected_export), "--form", "sipas-2017", "--by", "agency_code", "--out", str(out)
+    )
+    assert res.exit_code == 0, res.output
+    with zipfile.ZipFile(out) as archive:
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/"):
+                xml = archive.read(name).decode("utf-8")
+                assert "<f>" not in xml and "<f " not in xml
+    workbook = load_workbook(out)
+    assert workbook.sheetnames == ["indices", "Notes"]
+    sheet = workbook["indices"]
+    header = [c.value for c in sheet[1]]
+    labels = {
+        row[header.index("agency_code")] for row in sheet.iter_rows(min_row=2, values_only=True)
+    }
+    assert all(label.startswith("'") for label in labels)
+    estimate = sheet.cell(row=2, column=header.index("estimate") + 1)
+    assert isinstance(estimate.value, float) and estimate.number_format == "0.000"
+    notes = dict(workbook["Notes"].iter_rows(min_row=2, values_only=True))
+    assert notes["form"] == "sipas-2017"
+    workbook.close()

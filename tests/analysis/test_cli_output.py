@@ -47,13 +47,40 @@ def test_out_dash_writes_csv_to_standard_output(tmp_path, monkeypatch):
     assert "28 rows written to" in res.stdout
 
 
-@pytest.mark.parametrize("name", ["result.xlsx", "result.XLSX", "r.parquet"])
-def test_non_csv_outputs_are_refused(tmp_path, name):
+@pytest.mark.parametrize("name", ["result.parquet", "result.XLS", "r.json"])
+def test_formats_that_are_not_written_are_refused(tmp_path, name):
     out = tmp_path / name
     res = _run(_responses("base"), "--form", "sipas-2017", "--out", str(out))
     assert res.exit_code == 2
-    assert "writes CSV only" in res.output
+    assert "output is not available" in res.output
     assert not out.exists()
+
+
+def test_xlsx_notes_explain_the_run_and_every_flag(tmp_path):
+    from openpyxl import load_workbook
+
+    out = tmp_path / "ranks.xlsx"
+    frame = str(REFERENCE / "data" / "base" / "frame.csv")
+    res = _run(_responses("base"), "--form", "sipas-2017", "--by", "agency_code", "--weight",
+               "base_weight", "--frame", frame, *CLUSTER, "--ci", "beta", "--rank", "--par",
+               "example-linear", "--out", str(out))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    workbook = load_workbook(out)
+    sheet = workbook["indices"]
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["agency_code", "level", "indicator"] and "rank_low" in header
+    assert sheet.max_row == 31
+    p_best = sheet.cell(row=2, column=header.index("p_best") + 1)
+    assert p_best.number_format == "0.000"
+    notes = dict(workbook["Notes"].iter_rows(min_row=2, values_only=True))
+    workbook.close()
+    assert notes["design"].startswith("strata=agency_code, PSU=counter_code")
+    assert notes["weighting"].startswith("base weights from column base_weight, poststratify")
+    assert notes["confidence interval"] == "beta at 95%"
+    assert "NCHS" in notes["reliability rule"]
+    explained = {key.split(": ", 1)[1] for key in notes if ": " in key}
+    assert {"df<8", "complement", "effective sample size < 30"} <= explained
+    assert set(ci_notes()) <= explained
 
 
 @cache

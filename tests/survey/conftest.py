@@ -38,6 +38,7 @@ POSTGRES_ENV = "SIPAS_TEST_POSTGRES_URL"
 # Children before parents, for DELETE on SQLite.
 _TABLES = (
     "responses",
+    "dossier_volumes",
     "form_versions",
     "users",
     "api_keys",

@@ -1,4 +1,4 @@
-"""Officials' pages: sign-in (CSRF, rate limit, safe redirects) and the counters list with QR."""
+"""Sign-in (CSRF, rate limit, safe redirects, sessions that end) and the counters list with QR."""
 
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ PASSWORD = "correct horse battery"
 
 
 def _user(app, username: str = "canbo", agency_code: str | None = None, **kw) -> None:
+    kw.setdefault("role", "official" if agency_code else "admin")
     with app.app_context():
         repository.create_user(username, PASSWORD, agency_code=agency_code, **kw)
 
 
 def _login(client, username: str = "canbo", password: str = PASSWORD, next_url: str = ""):
-    url = "/admin/login" + (f"?next={next_url}" if next_url else "")
+    url = "/login" + (f"?next={next_url}" if next_url else "")
     html = client.get(url).get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
     data = {"username": username, "password": password}
@@ -38,11 +39,17 @@ def _login(client, username: str = "canbo", password: str = PASSWORD, next_url: 
 def test_pages_need_a_login(client, path: str) -> None:
     result = client.get(path)
     assert result.status_code == 302
-    assert "/admin/login" in result.headers["Location"]
+    assert result.headers["Location"].startswith("/login?next=")
+
+
+def test_old_login_address_redirects_to_the_one_sign_in_page(client) -> None:
+    result = client.get("/admin/login?next=/admin/counters")
+    assert result.status_code == 301
+    assert result.headers["Location"] == "/login?next=/admin/counters"
 
 
 def test_login_page_is_vietnamese_with_labels(client) -> None:
-    html = client.get("/admin/login").get_data(as_text=True)
+    html = client.get("/login").get_data(as_text=True)
     assert "Đăng nhập dành cho cán bộ" in html
     assert '<label class="t" for="username">Tên đăng nhập</label>' in html
     assert '<label class="t" for="password">Mật khẩu</label>' in html
@@ -70,10 +77,34 @@ def test_login_logout_cycle(app, client) -> None:
     _user(app, display_name="Nguyễn Văn B")
     result = _login(client)
     assert result.status_code == 302
-    assert result.headers["Location"].endswith("/admin/")
+    assert result.headers["Location"].endswith("/reports/")
     index = client.get("/admin/").get_data(as_text=True)
     assert "Nguyễn Văn B" in index
-    assert client.post("/admin/logout").status_code == 302
+    assert client.post("/logout").status_code == 302
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_copied_session_cookie_stops_working_after_logout(app, client) -> None:
+    _user(app)
+    _login(client)
+    cookie = client.get_cookie("session")
+    assert cookie is not None and client.get("/admin/").status_code == 200
+    client.post("/logout")
+    other = app.test_client()
+    other.set_cookie("session", cookie.value)
+    assert other.get("/admin/").status_code == 302
+
+
+def test_a_password_change_ends_existing_sessions(app, client) -> None:
+    from survey.auth import end_sessions
+
+    _user(app)
+    _login(client)
+    assert client.get("/admin/").status_code == 200
+    with app.app_context():
+        user = db.session.query(User).filter_by(username="canbo").one()
+        end_sessions(user)
+        db.session.commit()
     assert client.get("/admin/").status_code == 302
 
 
@@ -81,9 +112,9 @@ def test_login_logout_cycle(app, client) -> None:
     ("next_url", "expected"),
     [
         ("/admin/counters", "/admin/counters"),
-        ("//evil.example", "/admin/"),
-        ("https://evil.example/admin", "/admin/"),
-        ("/\\evil.example", "/admin/"),
+        ("//evil.example", "/reports/"),
+        ("https://evil.example/admin", "/reports/"),
+        ("/\\evil.example", "/reports/"),
     ],
 )
 def test_login_redirects_only_within_the_site(app, client, next_url, expected) -> None:
@@ -97,7 +128,7 @@ def test_login_form_is_csrf_protected(make_app) -> None:
     app = make_app(WTF_CSRF_ENABLED=True)
     _user(app)
     client = app.test_client()
-    forged = client.post("/admin/login", data={"username": "canbo", "password": PASSWORD})
+    forged = client.post("/login", data={"username": "canbo", "password": PASSWORD})
     assert forged.status_code == 400
     assert client.get("/admin/").status_code == 302
     assert _login(client).status_code == 302

@@ -90,3 +90,15 @@ def test_budget_is_not_counted_when_rate_limits_are_off(client, units):
     # conftest apps run with RATELIMIT_ENABLED=False and the default 30 per minute.
     codes = {client.post(URL, json=_body()).status_code for _ in range(35)}
     assert codes == {201}
+
+
+def test_padding_the_counter_code_does_not_open_a_new_budget(make_app, units):
+    """The budget is keyed on the counter code as the lookup reads it (stripped, Unicode
+    spaces such as U+3000 included), so padded spellings of one counter share its budget."""
+    app = make_app(RATELIMIT_ENABLED=True, SIPAS_SUBMIT_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    spellings = ["Q1", " Q1", "Q1  ", "\u3000Q1\u3000", "\tQ1\n", "\u00a0Q1", "\u2003Q1"]
+    codes = [client.post(URL, json=_body(code)).status_code for code in spellings]
+    assert codes == [201, 201, 201, 429, 429, 429, 429]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Response)) == 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -120,3 +121,56 @@ def test_xlsx_round_trip(app, runner, stored, tmp_path):
 def test_unknown_form(runner):
     result = runner.invoke(["export", "responses", "--form", "nope"])
     assert result.exit_code != 0
+
+
+PAYLOADS = ['=HYPERLINK("http://x","y")', "  =2+2", "\t=3+3", "\r\n=4+4", "+1", "-1+2", "@SUM(A1)"]
+
+
+@pytest.fixture
+def injected(app, make_agency, make_field, make_counter):
+    """One response per formula payload in its comment, plus one negative-looking code."""
+    agency = make_agency("STP")
+    make_counter("Q1", agency=agency, field=make_field("HT"))
+    with app.app_context():
+        for i, payload in enumerate(PAYLOADS):
+            save_response(
+                Submission(
+                    uuid=uuid.UUID(int=100 + i),
+                    form_id="sipas-counter",
+                    form_version=1,
+                    answers={"e1_1": 4},
+                    comment=payload,
+                    counter_code="Q1",
+                    channel="kiosk",
+                ),
+                now=T0 + timedelta(minutes=i),
+            )
+
+
+def test_csv_export_neutralizes_formulas(app, runner, injected, tmp_path):
+    out = tmp_path / "x.csv"
+    result = runner.invoke(["export", "responses", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open(encoding="utf-8", newline="")))
+    # comments are stored stripped; what is stored is written with an apostrophe
+    assert [r["comment"] for r in rows] == ["'" + p.strip() for p in PAYLOADS]
+    assert {r["e1_1"] for r in rows} == {"4"}
+
+
+def test_xlsx_export_writes_no_formula(app, runner, injected, tmp_path):
+    out = tmp_path / "x.xlsx"
+    result = runner.invoke(["export", "responses", "--format", "xlsx", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(out) as archive:
+        xml = archive.read("xl/worksheets/sheet1.xml").decode("utf-8")
+    assert "<f>" not in xml and "<f " not in xml
+    workbook = load_workbook(out)
+    sheet = workbook["responses"]
+    assert sheet.freeze_panes == "A2"
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    header = [c.value for c in sheet[1]]
+    comments = [
+        row[header.index("comment")] for row in sheet.iter_rows(min_row=2, values_only=True)
+    ]
+    workbook.close()
+    assert comments == ["'" + p.strip() for p in PAYLOADS]

@@ -109,7 +109,7 @@ def test_token_used_lookup(app, response_row):
 def test_user_activity_follows_the_column(app):
     with app.app_context():
         user = repository.create_user("lan", "mat-khau-dai", role="analyst")
-        assert user.is_active and user.get_id() == str(user.id)
+        assert user.is_active and user.get_id() == f"{user.id}:0"
         user.active = False
         db.session.commit()
         assert not db.session.scalar(select(User).where(User.username == "lan")).is_active

@@ -137,6 +137,32 @@ def test_parse_by() -> None:
     assert parse_groupings(("field_code", "period:half")) == ([["field_code"], ["period"]], "half")
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_output_neutralizes_formulas(app, runner, seeded, tmp_path, suffix) -> None:
+    """A unit code that reads as a formula is written with an apostrophe, CSV and XLSX."""
+    from sqlalchemy import update
+
+    from survey.models import Agency
+
+    with app.app_context():
+        db.session.execute(
+            update(Agency).where(Agency.code == "H_AN_PHU").values(code='=HYPERLINK("http://x")')
+        )
+        db.session.commit()
+    out = tmp_path / f"out{suffix}"
+    result = runner.invoke(
+        ["analyze-db", "--form", "sipas-counter", "--by", "agency_code", *DESIGN, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    if suffix == ".csv":
+        table = pd.read_csv(out, dtype={"agency_code": str})
+    else:
+        table = pd.read_excel(out, sheet_name="indices", dtype={"agency_code": str})
+    codes = set(table["agency_code"])
+    assert '\'=HYPERLINK("http://x")' in codes
+    assert not any(str(code).startswith("=") for code in codes)
+
+
 def test_no_weights_gives_finite_deff_and_shows_the_whole_province(runner, seeded, tmp_path):
     """The database has no weights: with-replacement deff, NCHS n* (issue 14 §1)."""
     out = tmp_path / "db.csv"
@@ -159,7 +185,7 @@ def test_no_weights_gives_finite_deff_and_shows_the_whole_province(runner, seede
     np.testing.assert_allclose(r_like["n_eff"], table["n_eff"], rtol=1e-12)
 
 
-def test_out_dash_is_standard_output_and_xlsx_is_refused(runner, seeded, tmp_path, monkeypatch):
+def test_out_dash_is_standard_output_and_parquet_is_refused(runner, seeded, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(["analyze-db", "--form", "sipas-counter", "--out", "-"])
     assert result.exit_code == 0, result.output
@@ -167,6 +193,6 @@ def test_out_dash_is_standard_output_and_xlsx_is_refused(runner, seeded, tmp_pat
     assert list(table.columns[:2]) == ["level", "indicator"] and len(table) > 20
     assert "rows written to standard output" in result.stderr
     assert not (tmp_path / "-").exists()
-    refused = runner.invoke(["analyze-db", "--form", "sipas-counter", "--out", "r.xlsx"])
-    assert refused.exit_code == 2 and "writes CSV only" in refused.output
-    assert not (tmp_path / "r.xlsx").exists()
+    refused = runner.invoke(["analyze-db", "--form", "sipas-counter", "--out", "r.parquet"])
+    assert refused.exit_code == 2 and "output is not available" in refused.output
+    assert not (tmp_path / "r.parquet").exists()

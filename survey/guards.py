@@ -1,0 +1,95 @@
+"""One check at the door for text the database cannot store.
+
+PostgreSQL refuses a NUL character (U+0000) in any text value, and no database can store a lone
+UTF-16 surrogate (U+D800–U+DFFF, which JSON can spell as ``\\ud800``). Such text reaches the
+server through the URL path (``/s/%00``), the query (``?f=%00``), form fields (a login name) and
+JSON bodies (``"counter_code": "\\u0000"``). :func:`refuse_unstorable_text` runs before every
+view and answers 400 with the code ``invalid_characters``, in the user's language (JSON for the
+API), instead of letting the text reach a query and fail there.
+
+Cost on the submission path: a substring search of the path, the query and the JSON body's
+bytes; the body is walked only when it contains a ``\\u`` escape. Uploaded files are binary and
+are not checked (their importers check their own cells).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.exceptions import BadRequest
+
+__all__ = ["UnstorableText", "find_unstorable", "init_app", "refuse_unstorable_text"]
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class UnstorableText(BadRequest):
+    """A request whose text holds a character the database cannot store."""
+
+    code = 400
+    description = "The request contains a character that is not allowed."
+
+    def __init__(self, field: str) -> None:
+        super().__init__()
+        self.field = field
+
+
+def has_unstorable(text: str) -> bool:
+    """True when ``text`` holds a NUL or a lone surrogate."""
+    return _UNSTORABLE.search(text) is not None
+
+
+def find_unstorable(value: object) -> str | None:
+    """The path (``counter_code``, ``answers.e1_1``) of the first unstorable text in a parsed
+    JSON value (keys included), or ``None``. Iterative, so any nesting depth is safe."""
+    stack: list[tuple[str, object]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if has_unstorable(item):
+                return path
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                name = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and has_unstorable(key):
+                    return name
+                stack.append((name, child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
+    return None
+
+
+def _json_field() -> str | None:
+    raw = request.get_data(cache=True)
+    if b"\\u" not in raw:  # JSON can only spell these characters as \u escapes
+        return None
+    body: Any = request.get_json(silent=True)
+    return find_unstorable(body)
+
+
+def refuse_unstorable_text() -> None:
+    """``before_request`` hook: raise :class:`UnstorableText` for a NUL or a lone surrogate in
+    the path, the query, the form fields or the JSON body."""
+    if "\x00" in request.path:
+        raise UnstorableText("path")
+    if b"%00" in request.query_string or b"\x00" in request.query_string:
+        for name, value in request.args.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                raise UnstorableText(name)
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if request.is_json:
+        field = _json_field()
+        if field is not None:
+            raise UnstorableText(field)
+    elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for name, value in request.form.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                raise UnstorableText(name)
+
+
+def init_app(app: Flask) -> None:
+    """Run :func:`refuse_unstorable_text` before every request of ``app``."""
+    app.before_request(refuse_unstorable_text)

@@ -8,7 +8,8 @@ Modules: :mod:`analysis.design` (Design, Calibration), :mod:`analysis.counts` (t
 table), :mod:`analysis.estimators` (domain ratios), :mod:`analysis.variance` (linearisation),
 :mod:`analysis.intervals`, :mod:`analysis.reliability`, :mod:`analysis.indices` (the SIPAS
 indices), :mod:`analysis.descriptive` (mean scores, shares), :mod:`analysis.compare`,
-:mod:`analysis.results`, :mod:`analysis.funnel` (funnel-plot limits); weights are in
+:mod:`analysis.results`, :mod:`analysis.funnel` (funnel-plot limits),
+:mod:`analysis.drivers` (key drivers), :mod:`analysis.standings`; weights are in
 :mod:`analysis.weighting`; :mod:`analysis.tabulate` (vectorised count-table sums) and
 :mod:`analysis.exports` (reading the wide export).
 """
@@ -17,6 +18,7 @@ from analysis.compare import compare_domains, domain_differences
 from analysis.counts import counts_from_responses, validate_counts
 from analysis.descriptive import item_statistics
 from analysis.design import Calibration, Design
+from analysis.drivers import importance_performance, key_drivers
 from analysis.errors import AnalysisError
 from analysis.funnel import funnel_limits, funnel_position
 from analysis.indices import satisfaction_indices
@@ -33,7 +35,9 @@ __all__ = [
     "domain_differences",
     "funnel_limits",
     "funnel_position",
+    "importance_performance",
     "item_statistics",
+    "key_drivers",
     "satisfaction_indices",
     "validate_counts",
 ]

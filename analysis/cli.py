@@ -12,17 +12,22 @@ for the whole sample), then every group column of every grouping, blank where th
 does not use it, then the result columns.
 
 ``--out`` ending in ``.xlsx`` writes a workbook (sheet ``indices``, rounded number formats,
-a ``Notes`` sheet with the options); any other name writes CSV, UTF-8 with a byte-order mark.
-Both go through :mod:`analysis.spreadsheets`, so no text cell can become a formula.
+a ``Notes`` sheet with the options and what every flag and note means); ``--out -`` writes CSV
+to standard output; any other name writes CSV, UTF-8 with a byte-order mark. All go through
+:mod:`analysis.spreadsheets`, so no text cell can become a formula. ``--rank`` and ``--par``
+write one row per unit instead (:func:`analysis.standings.unit_standings`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+import textwrap
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
 import click
+import numpy as np
 import pandas as pd
 
 from analysis.counts import counts_from_responses
@@ -31,12 +36,27 @@ from analysis.errors import AnalysisError
 from analysis.exports import read_export as _read
 from analysis.frames import period_of
 from analysis.indices import CIMethod, DeffKind, satisfaction_indices
+from analysis.intervals import ci_notes
+from analysis.par_index import ScoringError, load_rule
+from analysis.ranking import RankingError
+from analysis.reliability import explanations
 from analysis.spreadsheets import write_csv, write_xlsx
+from analysis.standings import unit_standings
 
-__all__ = ["analyze", "read_export", "resolve_by", "stack_groupings"]
+__all__ = [
+    "analyze",
+    "check_out",
+    "indices_by_groupings",
+    "read_export",
+    "resolve_by",
+    "stack_groupings",
+    "write_table",
+]
 
 PERIOD_GRANULARITIES = ("month", "quarter", "year")
 ALL_GROUPS = "(all)"
+FRAME_METHODS = ("poststratify", "rake")
+OUTPUT_REFUSED = (".xlsm", ".xls", ".ods", ".parquet", ".json")
 
 
 def read_export(
@@ -133,7 +153,50 @@ def _load_form(spec: str) -> Any:
         raise click.UsageError(f"--form {spec}: {exc}") from None
 
 
-@click.command("analyze")
+def _help_epilog() -> str:
+    """``sipas analyze --help``'s explanation of the output columns, flags and notes."""
+    reliability = explanations()
+    lines = [
+        "\b",
+        "Output (one row per group x indicator): group columns, level (criterion, factor,",
+        "aspect, sipas), indicator, estimate, se, ci_low, ci_high (0-100), n (valid answers;",
+        "respondents for an index), n_eff (effective sample size n* = min(n, sigma2/V) on the",
+        "with-replacement SRS variance), deff (V over the SRS variance, see --deff), df,",
+        "suppressed, suppression_reason, flags, ci_method (method used), ci_note, version.",
+        "Rows are never dropped: suppressed rows say why (NCHS 2017 presentation standard).",
+        "",
+        "\b",
+        "suppression_reason:",
+        *_explained(reliability["suppression_reason"]),
+        "",
+        "\b",
+        "flags (';'-separated, the row is shown):",
+        *_explained(reliability["flags"]),
+        "",
+        "\b",
+        "ci_note:",
+        *_explained(ci_notes()),
+        "",
+        "\b",
+        "--rank and/or --par RULE write one row per unit instead (one --by with one column):",
+        "  the unit, level, indicator, estimate, se, ci_low, ci_high, n, n_eff, suppressed;",
+        "  rank, rank_low, rank_high, of (and mean_rank, p_best with --rank-method",
+        "  monte_carlo); par_points, par_max_points, par_rule, par_detail, points_<indicator>.",
+        "",
+        "Guide: docs/analysis.md.",
+    ]
+    return "\n".join(lines)
+
+
+def _explained(meanings: dict[str, str]) -> list[str]:
+    lines = []
+    for text, meaning in meanings.items():
+        lines.append(f"  {text}")
+        lines += textwrap.wrap(meaning, width=84, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    return lines
+
+
+@click.command("analyze", epilog=_help_epilog())
 @click.argument("responses", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--form", "form_spec", required=True, help="Form id (id@version) or TOML file.")
 @click.option(
@@ -143,12 +206,26 @@ def _load_form(spec: str) -> Any:
     help="Group columns, e.g. agency_code,period:month (a crossing). Repeat for several "
     "groupings in one run.",
 )
-@click.option("--weight", default=None, help="Column of final weights (treated as fixed).")
+@click.option(
+    "--weight",
+    default=None,
+    help="Column of weights: final weights (treated as fixed), or with --frame the base "
+    "weights that are calibrated to the frame.",
+)
 @click.option(
     "--frame",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Dossier volumes per agency × field: post-stratify to them.",
+    help="Dossier volumes per agency x field (CSV or XLSX): calibrate the weights (--weight, "
+    "or 1) to them, see --frame-method.",
+)
+@click.option(
+    "--frame-method",
+    type=click.Choice(FRAME_METHODS),
+    default="poststratify",
+    show_default=True,
+    help="poststratify to the agency x field cells (R postStratify), or rake to the agency "
+    "and field margins (R calibrate(calfun='raking')).",
 )
 @click.option("--strata", default=None, help="Column of design strata.")
 @click.option("--psu", default=None, help="Column of PSUs (default: each response).")
@@ -169,10 +246,39 @@ def _load_form(spec: str) -> Any:
     "(auto), or always one of them (without_replacement is Inf without weights).",
 )
 @click.option(
+    "--rank",
+    "rank",
+    is_flag=True,
+    help="Write the units' ranks with rank intervals (one --by column) instead of all indices.",
+)
+@click.option(
+    "--par",
+    "par_rule",
+    default=None,
+    metavar="RULE",
+    help="PAR Index scoring rule (id of a shipped example, or a TOML file): write the units' "
+    "points per component and in total.",
+)
+@click.option(
+    "--indicator",
+    default="SIPAS",
+    show_default=True,
+    help="Indicator that --rank ranks and reports.",
+)
+@click.option(
+    "--rank-method",
+    type=click.Choice(["monte_carlo", "pairwise"]),
+    default="monte_carlo",
+    show_default=True,
+)
+@click.option("--draws", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="Monte Carlo seed.")
+@click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, allow_dash=True),
     required=True,
-    help="Result table: .xlsx for a workbook, otherwise CSV (UTF-8 with BOM).",
+    help="Result table: .xlsx for a workbook (rounded figures, a Notes sheet), - for CSV on "
+    "standard output, otherwise a CSV file (UTF-8 with BOM, full precision).",
 )
 def analyze(
     responses: Path,
@@ -180,6 +286,7 @@ def analyze(
     by_specs: tuple[str, ...],
     weight: str | None,
     frame: Path | None,
+    frame_method: str,
     strata: str | None,
     psu: str | None,
     fpc: str | None,
@@ -189,17 +296,24 @@ def analyze(
     df_rule: str,
     lonely_psu: str,
     deff_kind: str,
-    out: Path,
+    rank: bool,
+    par_rule: str | None,
+    indicator: str,
+    rank_method: str,
+    draws: int,
+    seed: int,
+    out: str,
 ) -> None:
     """Compute SIPAS indices (criteria, factors, aspects, overall) with SEs and intervals.
 
     Tính chỉ số hài lòng SIPAS (tiêu chí, yếu tố, khía cạnh, tổng hợp) kèm sai số chuẩn và
     khoảng tin cậy.
     """
-    if weight and frame:
-        raise click.UsageError("use either --weight or --frame, not both")
+    check_out(out)
     if not 0 < confidence < 1:
         raise click.UsageError("--level must be between 0 and 1, e.g. 0.95")
+    standings = rank or par_rule is not None
+    rule = _load_rule(par_rule) if par_rule is not None else None
     form = _load_form(form_spec)
     options = (strata, psu, fpc, weight)
     numbers = [c for c in (weight, fpc) if c]
@@ -210,12 +324,14 @@ def analyze(
             others = sorted(present - {form.id})[:5]
             raise click.UsageError(f"the export holds responses of other forms {others}")
     data, groupings = _groupings(data, by_specs)
+    if standings and (len(groupings) != 1 or len(groupings[0]) != 1):
+        raise click.UsageError("--rank and --par need exactly one --by with one unit column")
     for name, col in (("--strata", strata), ("--psu", psu), ("--fpc", fpc), ("--weight", weight)):
         if col and col not in data.columns:
             raise click.UsageError(f"{name}: unknown column {col!r}")
-    calibration = None
+    calibration, weight_column = None, weight
     if frame is not None:
-        data, weight, calibration = _poststratify(data, frame)
+        data, weight, calibration = _calibrate(data, frame, frame_method, weight)
     design = Design(
         strata=strata,
         psu=psu,
@@ -226,28 +342,63 @@ def analyze(
         calibration=calibration,
     )
     all_by = list(dict.fromkeys(c for by in groupings for c in by))
+    settings: dict[str, Any] = {
+        "version": index_version,
+        "ci": ci,
+        "confidence": confidence,
+        "deff": deff_kind,
+    }
     try:
         counts = counts_from_responses(
             data, form, design, by=all_by, index_versions=(index_version,)
         )
         del data
-        table = indices_by_groupings(
-            counts,
-            form,
-            design,
-            groupings,
-            version=index_version,
-            ci=ci,
-            confidence=confidence,
-            deff=deff_kind,
-        )
-    except AnalysisError as exc:
+        if standings:
+            result = satisfaction_indices(counts, form, design, by=groupings[0], **settings)
+            table = unit_standings(
+                result,
+                indicator=indicator,
+                rank=rank,
+                method=rank_method,  # type: ignore[arg-type]
+                draws=draws,
+                rng=np.random.default_rng(seed),
+                rule=rule,
+            )
+        else:
+            table = indices_by_groupings(counts, form, design, groupings, **settings)
+    except (AnalysisError, RankingError, ScoringError) as exc:
         raise click.ClickException(str(exc)) from None
-    write_table(table, out, notes={"responses": str(responses), "form": form.id})
-    click.echo(
-        f"{len(table)} rows written to {out} ({len(groupings)} grouping(s), "
-        f"index version {index_version})"
+    notes = run_notes(
+        source=str(responses),
+        form=form,
+        by_specs=by_specs,
+        design=design,
+        weighting=_weighting_note(weight_column, frame, frame_method),
+        settings=settings,
     )
+    where = write_table(table, out, notes=notes)
+    what = "units" if standings else "rows"
+    click.echo(
+        f"{len(table)} {what} written to {where} ({len(groupings)} grouping(s), "
+        f"index version {index_version})",
+        err=out == "-",
+    )
+
+
+def check_out(out: str) -> None:
+    """Refuse an ``--out`` whose extension promises a format these commands do not write.
+
+    Raises
+    ------
+    click.UsageError
+        ``--out result.parquet`` and the like (CSV, ``.xlsx`` and ``-`` are written).
+    """
+    suffix = Path(out).suffix.lower()
+    if out != "-" and suffix in OUTPUT_REFUSED:
+        raise click.UsageError(
+            f"--out {out}: {suffix} output is not available; write .xlsx, .csv, or - for CSV "
+            "on standard output."
+        )
 
 
 RESULT_NUMBER_FORMATS: dict[str, str] = {
@@ -257,20 +408,85 @@ RESULT_NUMBER_FORMATS: dict[str, str] = {
     "ci_high": "0.000",
     "n_eff": "0.0",
     "deff": "0.00",
+    "df": "0",
+    "mean_rank": "0.0",
+    "p_best": "0.000",
+    "par_points": "0.00",
 }
-"""Excel number formats of the result table's columns (the stored values keep full precision)."""
+"""Excel number formats of the result columns (the stored values keep full precision)."""
 
 
-def write_table(table: pd.DataFrame, out: Path, *, notes: dict[str, str] | None = None) -> None:
-    """Write a result table: XLSX when ``out`` ends in ``.xlsx``, CSV otherwise.
+def write_table(table: pd.DataFrame, out: str, *, notes: Mapping[str, str] | None = None) -> str:
+    """Write a result table: CSV on standard output for ``-``, XLSX for ``.xlsx``, else CSV.
 
-    Both formats neutralise text cells (:mod:`analysis.spreadsheets`); the workbook has one
-    sheet ``indices`` and, when ``notes`` is given, a ``Notes`` sheet.
+    Every format neutralises text cells (:mod:`analysis.spreadsheets`). The workbook has one
+    sheet ``indices`` with rounded display formats (:data:`RESULT_NUMBER_FORMATS`) and, when
+    ``notes`` is given, a ``Notes`` sheet. Files keep full precision.
+
+    Returns
+    -------
+    str
+        Where it went, for the summary message.
     """
-    if out.suffix.lower() == ".xlsx":
-        write_xlsx({"indices": table}, out, notes=notes, number_formats=RESULT_NUMBER_FORMATS)
+    if out == "-":
+        write_csv(table, sys.stdout)
+        sys.stdout.flush()
+        return "standard output"
+    if Path(out).suffix.lower() == ".xlsx":
+        formats = {**RESULT_NUMBER_FORMATS}
+        formats.update(
+            {f"points_{c[7:]}": "0.00" for c in table.columns if c.startswith("points_")}
+        )
+        write_xlsx({"indices": table}, out, notes=notes, number_formats=formats)
     else:
         write_csv(table, out)
+    return out
+
+
+def run_notes(
+    *,
+    source: str,
+    form: Any,
+    by_specs: Sequence[str],
+    design: Design,
+    weighting: str,
+    settings: Mapping[str, Any],
+) -> dict[str, str]:
+    """The ``Notes`` sheet of an XLSX result: what was computed, how, and what flags mean."""
+    notes = {
+        "source": source,
+        "form": str(form.id),
+        "form version": str(form.version),
+        "groupings": "; ".join(by_specs) or "(all)",
+        "design": (
+            f"strata={design.strata or 'none'}, PSU={design.psu or 'each response'}, "
+            f"fpc={design.fpc or 'none'}, lonely PSU={design.lonely_psu}, df={design.df}"
+        ),
+        "weighting": weighting,
+        "index version": str(settings["version"]),
+        "confidence interval": f"{settings['ci']} at {100 * float(settings['confidence']):g}%",
+        "design effect": f"deff={settings['deff']}",
+        "reliability rule": (
+            "NCHS Data Presentation Standard for Proportions (2017): n_eff = min(n, "
+            "sigma2/V) on the with-replacement SRS variance"
+        ),
+    }
+    reliability = explanations()
+    for column, meanings in (
+        ("suppression_reason", reliability["suppression_reason"]),
+        ("flags", reliability["flags"]),
+        ("ci_note", ci_notes()),
+    ):
+        for text, meaning in meanings.items():
+            notes[f"{column}: {text}"] = meaning
+    return notes
+
+
+def _weighting_note(weight: str | None, frame: Path | None, method: str) -> str:
+    if frame is None:
+        return f"weights from column {weight} (fixed)" if weight else "none (each response once)"
+    base = f"base weights from column {weight}" if weight else "base weights 1"
+    return f"{base}, {method} to the dossier volumes of {frame}"
 
 
 def indices_by_groupings(
@@ -319,16 +535,32 @@ def stack_groupings(tables: list[pd.DataFrame], groupings: list[list[str]]) -> p
     return stacked[["grouping", *group_cols, *rest]]
 
 
-def _poststratify(data: pd.DataFrame, frame: Path) -> tuple[pd.DataFrame, str, Any]:
+def _calibrate(
+    data: pd.DataFrame, frame: Path, method: str, base_weight: str | None
+) -> tuple[pd.DataFrame, str, Any]:
+    """Weights calibrated to ``frame`` from ``base_weight`` (or 1), and their Calibration."""
+    from analysis.frames import DEFAULT_CELLS, load_frame
+    from analysis.weighting import poststratify_to_frame, rake
+
     try:
-        from analysis.weighting import poststratify_to_frame
-    except ImportError:
-        raise click.ClickException(
-            "--frame needs analysis.weighting.poststratify_to_frame, which is not available "
-            "in this version"
-        ) from None
-    try:
-        result = poststratify_to_frame(data, frame)
+        if method == "poststratify":
+            result = poststratify_to_frame(data, frame, base_weight=base_weight)
+        else:
+            table = load_frame(frame)
+            if "period" in table.columns:
+                raise click.UsageError(
+                    "--frame-method rake: the frame has periods; rake one period's frame, or "
+                    "use --frame-method poststratify"
+                )
+            margins = {col: table.groupby(col)["dossiers"].sum() for col in DEFAULT_CELLS}
+            result = rake(data, margins, base_weight=base_weight)
     except ValueError as exc:
         raise click.ClickException(f"--frame {frame}: {exc}") from None
     return result.apply(data, "_weight"), "_weight", result.calibration
+
+
+def _load_rule(spec: str) -> Any:
+    try:
+        return load_rule(spec)
+    except (OSError, ValueError) as exc:
+        raise click.UsageError(f"--par {spec}: {exc}") from None

@@ -22,6 +22,9 @@ import numpy as np
 from scipy import special
 
 __all__ = [
+    "NOTE_BETA_NCHS",
+    "NOTE_SE_ZERO",
+    "ci_notes",
     "asin_interval",
     "share_intervals",
     "effective_n",
@@ -34,6 +37,37 @@ __all__ = [
 ]
 
 Interval = tuple[np.ndarray, np.ndarray]
+
+NOTE_BETA_NCHS = (
+    "NCHS Korn-Graubard: n* capped at n (n* = n at 0 or 100); "
+    "R svyciprop(method='beta') differs here"
+)
+"""``ci_note`` of a ``beta`` row where the NCHS adjustment changes R's interval."""
+
+NOTE_SE_ZERO = "SE 0: Korn-Graubard (Clopper-Pearson) with n* = n (no logit interval)"
+"""``ci_note`` of a row whose logit interval is undefined (estimate 0 or 100, or SE 0)."""
+
+
+def ci_notes() -> dict[str, str]:
+    """Every ``ci_note`` :func:`share_intervals` can write, with what it means (English)."""
+    shares_only = {
+        f"{ci} is defined for criterion shares only; logit used": (
+            f"--ci {ci} was asked; an index (not a share) gets the logit interval"
+        )
+        for ci in ("beta", "wilson")
+    }
+    return shares_only | {
+        NOTE_SE_ZERO: (
+            "the estimate is 0 or 100 (or its SE is 0), where the logit interval is undefined: "
+            "the exact Clopper-Pearson interval with n* = n is shown (ci_method beta; R gives "
+            "no interval)"
+        ),
+        NOTE_BETA_NCHS: (
+            "--ci beta follows the NCHS standard: n* (adjusted for df) is capped at n, and "
+            "n* = n at 0 or 100; here that changes the interval, so it differs from R's "
+            "svyciprop(method='beta'), which does not cap n* (and gives no interval at 0 or 100)"
+        ),
+    }
 
 
 def _check_confidence(confidence: float) -> float:
@@ -209,7 +243,9 @@ def share_intervals(
     ``ci`` is one of ``logit``, ``beta``, ``wilson``, ``wald`` (t with ``df``) and ``wald_z``.
     Rows not flagged ``is_crit`` (indices) get ``logit`` instead of ``beta``/``wilson``; rows
     with an estimate of 0 or 1 or a zero SE get Korn–Graubard with :math:`n^* = n` instead of
-    ``logit``.
+    ``logit``. ``beta`` rows whose NCHS interval (:math:`n^*` capped at :math:`n`, and
+    :math:`n^* = n` at 0 or 1) differs from R's ``svyciprop(method="beta")`` get the note
+    :data:`NOTE_BETA_NCHS`.
 
     Returns
     -------
@@ -237,8 +273,11 @@ def share_intervals(
     low, high = np.where(mask, lo, low), np.where(mask, hi, high)
     mask = method == "beta"
     low, high = np.where(mask, kg_low, low), np.where(mask, kg_high, high)
+    r_low, r_high = korn_graubard_interval(p, se, n, df, confidence, nchs=False)
+    unlike_r = mask & ~np.isnan(p) & ((kg_low != r_low) | (kg_high != r_high))
+    note[unlike_r] = NOTE_BETA_NCHS
     degenerate = (method == "logit") & ((p <= 0) | (p >= 1) | (se == 0)) & ~np.isnan(p)
     low, high = np.where(degenerate, kg_low, low), np.where(degenerate, kg_high, high)
     method[degenerate] = "beta"
-    note[degenerate] = "SE 0: Korn-Graubard (Clopper-Pearson) with n* = n"
+    note[degenerate] = NOTE_SE_ZERO
     return low, high, method, note

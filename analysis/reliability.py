@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NCHS_2017", "ReliabilityRule", "assess"]
+__all__ = ["NCHS_2017", "ReliabilityRule", "assess", "explanations"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,60 @@ class ReliabilityRule:
 NCHS_2017 = ReliabilityRule()
 
 
+def explanations(rule: ReliabilityRule = NCHS_2017) -> dict[str, dict[str, str]]:
+    """What every ``suppression_reason`` and flag that ``rule`` can give means (English).
+
+    Returns
+    -------
+    dict
+        ``{"suppression_reason": {text: meaning}, "flags": {text: meaning}}``, the texts exactly
+        as they appear in the result table, in the order the rule checks them.
+    """
+    texts = _texts(rule)
+    return {
+        "suppression_reason": {
+            texts["no_estimate"]: "nobody in the group gave a valid answer (1-5) to it",
+            texts["no_df"]: "the domain has one PSU per stratum or fewer: no variance estimate",
+            texts["small_n_eff"]: (
+                f"the effective sample size n* (column n_eff) is below {rule.min_n_eff:g}"
+            ),
+            texts["no_interval"]: "no confidence interval could be computed",
+            texts["wide"]: (
+                f"the interval is wider than {100 * rule.show_width:g} points and at least "
+                f"{100 * rule.max_width:g} points wide"
+            ),
+            texts["relative_wide"]: (
+                f"the interval is wider than {100 * rule.show_width:g} points and its width "
+                f"exceeds {100 * rule.max_relative_width:g}% of the estimate"
+            ),
+        },
+        "flags": {
+            texts["df"]: (
+                f"shown, but the interval rests on fewer than {rule.flag_df_below:g} degrees of "
+                "freedom (few PSUs): read it with care"
+            ),
+            texts["complement"]: (
+                "shown, but the complement (100 - estimate, e.g. the share not satisfied) "
+                f"would be suppressed: the width exceeds {100 * rule.max_relative_width:g}% "
+                "of it"
+            ),
+        },
+    }
+
+
+def _texts(rule: ReliabilityRule) -> dict[str, str]:
+    return {
+        "no_estimate": "no estimate (no valid answers)",
+        "no_df": "no degrees of freedom (df <= 0)",
+        "small_n_eff": f"effective sample size < {rule.min_n_eff:g}",
+        "no_interval": "no confidence interval",
+        "wide": f"CI width >= {100 * rule.max_width:g} points",
+        "relative_wide": f"relative CI width > {100 * rule.max_relative_width:g}%",
+        "df": f"df<{rule.flag_df_below:g}",
+        "complement": "complement",
+    }
+
+
 def assess(
     rule: ReliabilityRule,
     estimate: np.ndarray,
@@ -73,10 +127,11 @@ def assess(
     -------
     suppressed : ndarray of bool
     reason : ndarray of str
-        Why a row is suppressed (``""`` when shown).
+        Why a row is suppressed (``""`` when shown; texts in :func:`explanations`).
     flags : ndarray of str
         ``;``-separated cautions that do not suppress (``df<8``, ``complement``).
     """
+    texts = _texts(rule)
     p = np.asarray(estimate, dtype=float)
     width = np.asarray(high, dtype=float) - np.asarray(low, dtype=float)
     df = np.asarray(df, dtype=float)
@@ -84,25 +139,22 @@ def assess(
         rel = np.where(p > 0, width / p, np.inf)
         rel_c = np.where(p < 1, width / (1 - p), np.inf)
     reasons = [
-        (np.isnan(p), "no estimate (no valid answers)"),
-        (~(df > 0), "no degrees of freedom (df <= 0)"),
-        (~(n_eff >= rule.min_n_eff), f"effective sample size < {rule.min_n_eff:g}"),
-        (~np.isfinite(width), "no confidence interval"),
+        (np.isnan(p), texts["no_estimate"]),
+        (~(df > 0), texts["no_df"]),
+        (~(n_eff >= rule.min_n_eff), texts["small_n_eff"]),
+        (~np.isfinite(width), texts["no_interval"]),
     ]
     wide = width > rule.show_width
     reasons += [
-        (wide & (width >= rule.max_width), f"CI width >= {100 * rule.max_width:g} points"),
-        (
-            wide & (rel > rule.max_relative_width),
-            f"relative CI width > {100 * rule.max_relative_width:g}%",
-        ),
+        (wide & (width >= rule.max_width), texts["wide"]),
+        (wide & (rel > rule.max_relative_width), texts["relative_wide"]),
     ]
     reason = np.full(p.shape, "", dtype=object)
     for mask, text in reversed(reasons):  # the first failing rule wins
         reason = np.where(mask, text, reason)
     suppressed = reason != ""
-    flag_df = np.where(df < rule.flag_df_below, f"df<{rule.flag_df_below:g}", "")
-    flag_c = np.where(wide & (rel_c > rule.max_relative_width), "complement", "")
+    flag_df = np.where(df < rule.flag_df_below, texts["df"], "")
+    flag_c = np.where(wide & (rel_c > rule.max_relative_width), texts["complement"], "")
     flags = np.array(
         [";".join(f for f in pair if f) for pair in zip(flag_df, flag_c, strict=True)],
         dtype=object,

@@ -26,7 +26,7 @@ from flask import Flask
 from flask.cli import ScriptInfo
 
 from analysis.cli import analyze as export_analyze
-from analysis.cli import indices_by_groupings, write_table
+from analysis.cli import check_out, indices_by_groupings, run_notes, write_table
 from analysis.design import Design
 from analysis.errors import AnalysisError
 from survey.quality import FLAGS
@@ -153,7 +153,7 @@ def analyze_db(
     df_rule: str,
     lonely_psu: str,
     deff_kind: str,
-    out: Path,
+    out: str,
     since: datetime | None,
     until: datetime | None,
     agency: str | None,
@@ -164,6 +164,7 @@ def analyze_db(
     Tính chỉ số hài lòng SIPAS từ dữ liệu đã lưu (không cần tệp xuất), kèm sai số chuẩn và
     khoảng tin cậy.
     """
+    check_out(out)
     if not 0 < confidence < 1:
         raise click.UsageError("--level must be between 0 and 1, e.g. 0.95")
     groupings, period = parse_groupings(by_specs)
@@ -207,13 +208,23 @@ def analyze_db(
             )
         except (StatisticsQueryError, AnalysisError) as exc:
             raise click.ClickException(str(exc)) from None
-    write_table(table, out, notes={"source": "database", "form": form.id})
+    notes = run_notes(
+        source="database" + (f", agency subtree {agency}" if agency else ""),
+        form=form,
+        by_specs=by_specs,
+        design=design,
+        weighting="none (each response once)",
+        settings={"version": index_version, "ci": ci, "confidence": confidence, "deff": deff_kind},
+    )
+    where = write_table(table, out, notes=notes)
     flagged = ", ".join(f"{f} {n}" for f, n in summary.flagged.items() if n) or "none"
     click.echo(
         f"{summary.analysed} response(s) analysed, {summary.excluded} excluded "
-        f"(flags {', '.join(exclude_flags) or 'none excluded'}; flagged: {flagged})."
+        f"(flags {', '.join(exclude_flags) or 'none excluded'}; flagged: {flagged}).",
+        err=out == "-",
     )
     click.echo(
-        f"{len(table)} rows written to {out} ({len(groupings)} grouping(s), "
-        f"index version {index_version})"
+        f"{len(table)} rows written to {where} ({len(groupings)} grouping(s), "
+        f"index version {index_version})",
+        err=out == "-",
     )

@@ -63,7 +63,6 @@ def test_analyze_with_frame_poststratifies(export: Path, tmp_path: Path):
         (["--by", "region"], "unknown column 'region'"),
         (["--by", "period:week"], "period:month"),
         (["--weight", "nope"], "unknown column 'nope'"),
-        (["--weight", "weight", "--frame", "{export}"], "either --weight or --frame"),
         (["--level", "95"], "between 0 and 1"),
     ],
 )

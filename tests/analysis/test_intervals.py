@@ -8,10 +8,12 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis.intervals import (
+    NOTE_BETA_NCHS,
     asin_interval,
     effective_n,
     korn_graubard_interval,
     logit_interval,
+    share_intervals,
     t_quantile,
     wald_interval,
     wilson_interval,
@@ -104,3 +106,23 @@ def test_effective_n_conventions():
 def test_confidence_must_be_a_probability(bad):
     with pytest.raises(ValueError, match="confidence"):
         wald_interval(P, SE, 10.0, bad)
+
+
+def test_beta_rows_say_where_the_nchs_interval_differs_from_r():
+    """n* capped at n (row 0: p(1-p)/V = 2500 > n = 100) and p = 1 (R: NaN) are noted."""
+    p = np.array([0.5, 0.5, 1.0, 0.3])
+    se = np.array([0.01, 0.1, 0.0, 0.05])
+    n = np.full(4, 100.0)
+    df = np.array([99.0, 99.0, 99.0, 12.0])
+    crit = np.ones(4, dtype=bool)
+    low, high, method, note = share_intervals(p, se, n, df, crit, "beta", 0.95)
+    assert method.tolist() == ["beta"] * 4
+    assert note.tolist() == [NOTE_BETA_NCHS, "", NOTE_BETA_NCHS, ""]
+    r_low, r_high = korn_graubard_interval(p, se, n, df, 0.95, nchs=False)
+    np.testing.assert_array_equal(low[[1, 3]], r_low[[1, 3]])
+    np.testing.assert_array_equal(high[[1, 3]], r_high[[1, 3]])
+    assert low[0] < r_low[0] and high[0] > r_high[0]  # the cap widens the interval
+    assert np.isnan(r_low[2]) and np.isfinite(low[2]) and high[2] == 1.0
+    _, _, _, logit_note = share_intervals(p, se, n, df, crit, "logit", 0.95)
+    assert NOTE_BETA_NCHS not in logit_note.tolist()
+    assert logit_note[2].startswith("SE 0: Korn-Graubard")

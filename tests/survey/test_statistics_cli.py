@@ -3,6 +3,7 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -182,3 +183,16 @@ def test_no_weights_gives_finite_deff_and_shows_the_whole_province(runner, seede
     r_like = pd.read_csv(wor)
     assert not np.isfinite(r_like.loc[inner.index, "deff"]).any()  # R: Inf
     np.testing.assert_allclose(r_like["n_eff"], table["n_eff"], rtol=1e-12)
+
+
+def test_out_dash_is_standard_output_and_parquet_is_refused(runner, seeded, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(["analyze-db", "--form", "sipas-counter", "--out", "-"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout))
+    assert list(table.columns[:2]) == ["level", "indicator"] and len(table) > 20
+    assert "rows written to standard output" in result.stderr
+    assert not (tmp_path / "-").exists()
+    refused = runner.invoke(["analyze-db", "--form", "sipas-counter", "--out", "r.parquet"])
+    assert refused.exit_code == 2 and "output is not available" in refused.output
+    assert not (tmp_path / "r.parquet").exists()

@@ -59,6 +59,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)
     errors.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
+    from survey.readiness import readyz
+
+    app.add_url_rule("/readyz", "readyz", readyz, methods=["GET"])
     return app
 
 
@@ -72,8 +75,8 @@ def healthz() -> tuple[str, int, dict[str, str]]:
 
 
 # Paths served without a session: no cookie is read or signed there (the JSON API authenticates
-# with a bearer key, the probe has no state).
-STATELESS_PATHS = ("/api/", "/healthz")
+# with a bearer key, the probes have no state).
+STATELESS_PATHS = ("/api/", "/healthz", "/readyz")
 
 
 class StatelessPathsSessionInterface(SecureCookieSessionInterface):

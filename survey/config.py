@@ -48,6 +48,12 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Rate-limit storage shared by all app instances (a `limits` storage URI), e.g.
         # redis://127.0.0.1:6379/0. memory:// is per process and only fit for the demo and tests.
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Options for the rate-limit storage client, e.g. {"socket_timeout": 0.5} for Redis
+        # (default for Redis: connect and read timeouts of 1 s).
+        "RATELIMIT_STORAGE_OPTIONS": {},
+        # While the rate-limit storage is unreachable, limits are counted per process; one request
+        # every this many seconds tries the storage again (see survey.ratelimits).
+        "RATELIMIT_FALLBACK_RETRY_SECONDS": 10,
         # Rate-limit strategy: fixed-window is the cheapest correct one (one Redis EVALSHA doing
         # INCR + EXPIRE per counted request).
         "RATELIMIT_STRATEGY": "fixed-window",

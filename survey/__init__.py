@@ -61,6 +61,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)
     errors.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
+    from survey.readiness import readyz
+
+    app.add_url_rule("/readyz", "readyz", readyz, methods=["GET"])
     return app
 
 
@@ -74,8 +77,8 @@ def healthz() -> tuple[str, int, dict[str, str]]:
 
 
 # Paths served without a session: no cookie is read or signed there (the JSON API authenticates
-# with a bearer key, the probe has no state).
-STATELESS_PATHS = ("/api/", "/healthz")
+# with a bearer key, the probes have no state).
+STATELESS_PATHS = ("/api/", "/healthz", "/readyz")
 
 
 class StatelessPathsSessionInterface(SecureCookieSessionInterface):
@@ -114,7 +117,8 @@ def _require_secret_key(app: Flask) -> None:
 
 
 def _add_write_bind(config: dict[str, Any]) -> None:
-    """Declare the engine of the submission write path: the same database, in autocommit.
+    """Declare the engine of the submission write path: the same database, in autocommit, with
+    the pool settings of ``SQLALCHEMY_ENGINE_OPTIONS`` except ``pool_pre_ping``.
 
     Its pooled connections are opened in autocommit once, instead of being switched to it and
     back on every checkout (3 % of a submission's instructions). An in-memory SQLite database
@@ -124,7 +128,15 @@ def _add_write_bind(config: dict[str, Any]) -> None:
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         return
     binds = dict(config.get("SQLALCHEMY_BINDS") or {})
-    binds.setdefault(WRITE_BIND, {"url": url, "isolation_level": "AUTOCOMMIT"})
+    # Flask-SQLAlchemy gives a bind only its own options: copy the pool settings, without
+    # pre-ping (a round trip per submission; the write retries on a new connection instead).
+    options = {
+        **(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}),
+        "url": url,
+        "isolation_level": "AUTOCOMMIT",
+        "pool_pre_ping": False,
+    }
+    binds.setdefault(WRITE_BIND, options)
     config["SQLALCHEMY_BINDS"] = binds
 
 

@@ -31,16 +31,21 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # SQLAlchemy URL. SQLite (WAL) in the instance folder by default; PostgreSQL in production,
         # e.g. postgresql+psycopg://user@host/dbname.
         "SQLALCHEMY_DATABASE_URI": "sqlite:///" + str(Path(instance_path) / DEFAULT_INSTANCE_DB),
-        # Pool settings. No pool_pre_ping: it cost a round trip on every request. A connection
-        # that died (database restart) fails its statement once, SQLAlchemy then invalidates the
-        # pool, and save_response retries its idempotent write on a fresh connection; connections
-        # are also replaced after pool_recycle seconds (before any server-side idle timeout).
+        # Pool settings. pool_pre_ping on the main engine (pages, lookups, API reads): a pooled
+        # connection is tested with one round trip when a request takes it, and replaced if the
+        # database dropped it (a restart or failover), so no request fails on a dead connection.
+        # The submission write path's engine (WRITE_BIND) does not ping: it costs a round trip
+        # per submission, and save_response retries its idempotent write on a fresh connection
+        # instead; submissions use the main engine only when a unit is not in the unit cache.
+        # Connections are also replaced after pool_recycle seconds (before any server-side
+        # idle timeout).
         # skip_autocommit_rollback: no DBAPI rollback() when an autocommit connection (the
         # write path's) returns to the pool. pool_size: keep it >= the gunicorn threads per
         # worker, or connections beyond it are opened and closed on every request (a new
         # PostgreSQL backend each time). These options apply to both engines, the main one and
         # the write path's (WRITE_BIND): a worker holds at most 2 connections per thread.
         "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": True,
             "pool_recycle": 1800,
             "pool_size": 10,
             "skip_autocommit_rollback": True,
@@ -48,6 +53,12 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Rate-limit storage shared by all app instances (a `limits` storage URI), e.g.
         # redis://127.0.0.1:6379/0. memory:// is per process and only fit for the demo and tests.
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Options for the rate-limit storage client, e.g. {"socket_timeout": 0.5} for Redis
+        # (default for Redis: connect and read timeouts of 1 s).
+        "RATELIMIT_STORAGE_OPTIONS": {},
+        # While the rate-limit storage is unreachable, limits are counted per process; one request
+        # every this many seconds tries the storage again (see survey.ratelimits).
+        "RATELIMIT_FALLBACK_RETRY_SECONDS": 10,
         # Rate-limit strategy: fixed-window is the cheapest correct one (one Redis EVALSHA doing
         # INCR + EXPIRE per counted request).
         "RATELIMIT_STRATEGY": "fixed-window",

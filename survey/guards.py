@@ -18,9 +18,17 @@ import re
 from typing import Any
 
 from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
 
-__all__ = ["UnstorableText", "find_unstorable", "init_app", "refuse_unstorable_text"]
+__all__ = [
+    "BoundedJSONProvider",
+    "UnstorableText",
+    "find_unstorable",
+    "has_unstorable",
+    "init_app",
+    "refuse_unstorable_text",
+]
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -90,6 +98,21 @@ def refuse_unstorable_text() -> None:
                 raise UnstorableText(name)
 
 
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider, except that a body nested deeper than Python's recursion limit is
+    invalid JSON (``ValueError``: a 400 from ``request.get_json()``, ``None`` with
+    ``silent=True``) instead of a ``RecursionError``."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse JSON; raise ``ValueError`` when it is nested too deeply to parse."""
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def init_app(app: Flask) -> None:
-    """Run :func:`refuse_unstorable_text` before every request of ``app``."""
+    """Run :func:`refuse_unstorable_text` before every request of ``app``, and parse request
+    bodies with :class:`BoundedJSONProvider`."""
+    app.json = BoundedJSONProvider(app)
     app.before_request(refuse_unstorable_text)

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from survey import repository
 from survey.extensions import db
+from survey.guards import has_unstorable
 from survey.models import AGENCY_LEVELS, Agency, Counter, Field, Procedure
 
 __all__ = ["COLUMNS", "RowError", "ImportFailed", "ImportSummary", "import_file", "read_rows"]
@@ -99,12 +100,24 @@ def read_rows(path: Path) -> tuple[list[str], list[Row]]:
 
 
 def _csv_rows(path: Path) -> Iterator[list[str]]:
+    row = 0
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            yield from csv.reader(handle)
+            for row, cells in enumerate(csv.reader(handle), start=1):  # noqa: B007
+                yield cells
     except UnicodeDecodeError as exc:
         raise ImportFailed(
             [RowError(0, None, f"the file is not UTF-8 text ({exc.reason}); save it as UTF-8")]
+        ) from None
+    except csv.Error as exc:  # e.g. a value over the csv module's field size limit
+        limit = csv.field_size_limit()
+        message = (
+            f"a value is longer than {limit} characters"
+            if "field limit" in str(exc)
+            else f"cannot be read as CSV ({exc})"
+        )
+        raise ImportFailed(
+            [RowError(row + 1, None, f"{message}; the rows after it were not read")]
         ) from None
 
 
@@ -156,6 +169,11 @@ def _check_cells(kind: str, rows: list[Row]) -> list[RowError]:
     errors = []
     first_row: dict[str, int] = {}
     for number, values in rows:
+        for name, value in values.items():
+            if has_unstorable(value):
+                errors.append(
+                    RowError(number, name, "contains a character that cannot be stored (NUL)")
+                )
         for name in required:
             if not values.get(name):
                 errors.append(RowError(number, name, "a value is required"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from survey.submissions import CHANNELS, Submission
@@ -18,6 +18,7 @@ __all__ = [
     "ALLOWED_KEYS",
     "CODE_MAX",
     "BodyError",
+    "DateTimeOutOfRange",
     "SubmissionBody",
     "normalize_text",
     "parse_datetime",
@@ -50,6 +51,16 @@ def normalize_text(value: str) -> str:
     (U+00A0, U+3000 …) and line breaks included. Codes are looked up in this form, and the
     submission budget is keyed on it (:mod:`survey.api.ratelimit`)."""
     return value.strip()
+
+
+# ``started_at`` is accepted from this moment up to a day after the server's clock (a device
+# clock that runs a little fast must not cost the citizen's answers).
+EARLIEST_STARTED_AT = datetime(2000, 1, 1, tzinfo=UTC)
+STARTED_AT_CLOCK_SKEW = timedelta(days=1)
+
+
+class DateTimeOutOfRange(ValueError):
+    """A well-formed date-time that cannot be meant (year 1, year 9999 after its offset)."""
 
 
 class BodyError(ValueError):
@@ -154,20 +165,34 @@ def parse_datetime(value: object) -> datetime:
 
     Raises
     ------
+    DateTimeOutOfRange
+        A date-time that has no UTC equivalent in years 1–9999 (``9999-12-31T23:59:59-23:59``).
     ValueError
         When ``value`` is not such a string.
     """
     if not isinstance(value, str) or len(value) > 40:
         raise ValueError(f"not an ISO 8601 date-time: {value!r}")
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise DateTimeOutOfRange(f"{value!r} is out of range in UTC") from None
 
 
 def _datetime(value: object, problem: Any) -> datetime | None:
     if value is None:
         return None
     try:
-        return parse_datetime(value)
+        moment = parse_datetime(value)
+    except DateTimeOutOfRange:
+        problem("started_at", "out_of_range")
+        return None
     except ValueError:
         problem("started_at", "not_a_datetime")
         return None
+    if not EARLIEST_STARTED_AT <= moment <= datetime.now(UTC) + STARTED_AT_CLOCK_SKEW:
+        problem("started_at", "out_of_range")
+        return None
+    return moment

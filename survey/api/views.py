@@ -11,6 +11,7 @@ address; each counter (or kiosk) gets its own budget (:mod:`survey.api.ratelimit
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from survey import repository, tokens
 from survey.api import bp
-from survey.api.parsing import BodyError, parse_datetime, parse_submission
+from survey.api.parsing import BodyError, DateTimeOutOfRange, parse_datetime, parse_submission
 from survey.api.ratelimit import check_submission_budget
 from survey.errors import SUBMISSION_MESSAGES
 from survey.guards import UnstorableText
@@ -29,6 +30,8 @@ from survey.repository import StoredResponse, SubmissionError
 from survey.submissions import Submission
 
 MAX_PAGE = 1000
+MAX_ROW_ID = 2**63 - 1  # row ids are 64-bit integers in the database
+_DIGITS = re.compile(r"[0-9]{1,30}")  # ASCII only: str.isdigit() also accepts "²" and "١"
 
 
 def _api_locale() -> str:
@@ -156,14 +159,18 @@ def list_responses():
         if request.args.get(name):
             try:
                 filters[name] = parse_datetime(request.args[name])
+            except DateTimeOutOfRange:
+                problems.append({"field": name, "code": "out_of_range"})
             except ValueError:
                 problems.append({"field": name, "code": "not_a_datetime"})
     limit = request.args.get("limit", "100")
     after = request.args.get("after")
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
+    if not _DIGITS.fullmatch(limit) or not 1 <= int(limit) <= MAX_PAGE:
         problems.append({"field": "limit", "code": "out_of_range"})
-    if after is not None and not after.isdigit():
+    if after is not None and not _DIGITS.fullmatch(after):
         problems.append({"field": "after", "code": "not_an_integer"})
+    elif after is not None and int(after) > MAX_ROW_ID:
+        problems.append({"field": "after", "code": "out_of_range"})
     if problems:
         return api_error(400, "invalid_field", problems)
     page = repository.list_responses(

@@ -137,3 +137,32 @@ def test_not_utf8_and_unknown_type(runner, tmp_path):
     odd.write_text("x", encoding="utf-8")
     result = runner.invoke(["import", "fields", str(odd)])
     assert result.exit_code == 1 and "unsupported file type '.ods'" in result.output
+
+
+def test_a_value_over_the_csv_field_limit_is_a_row_error(app, runner, tmp_path):
+    path = tmp_path / "fields.csv"
+    path.write_text(
+        "code,name_vi\nA,Một\nB," + "x" * 131_073 + "\nC,Ba\n", encoding="utf-8", newline=""
+    )
+    result = runner.invoke(["import", "fields", str(path)])
+    assert result.exit_code == 1
+    assert (
+        "Traceback" not in result.output
+        and result.exception is None
+        or isinstance(result.exception, SystemExit)
+    )
+    assert "row 3: a value is longer than 131072 characters" in result.stderr
+    assert "nothing was imported" in result.stderr
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Field)) == 0
+
+
+def test_a_nul_in_a_name_is_a_row_error(app, runner, tmp_path):
+    path = tmp_path / "fields.csv"
+    path.write_text("code,name_vi\nA,Một\nB,Ha\x00i\n", encoding="utf-8", newline="")
+    result = runner.invoke(["import", "fields", str(path)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "row 3, column name_vi: contains a character that cannot be stored" in result.stderr
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Field)) == 0

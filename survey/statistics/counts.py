@@ -122,11 +122,10 @@ def _check_flags(flags: Collection[str]) -> tuple[str, ...]:
 
 
 def _selection_filters(
-    connection: Connection,
     form_id: str,
     since: datetime | None,
     until: datetime | None,
-    agency_subtree: str | None,
+    subtree: Select | None,
 ) -> list[ColumnElement[bool]]:
     """Form, period (``since`` inclusive, ``until`` exclusive) and agency subtree."""
     filters: list[ColumnElement[bool]] = [_RESPONSES.c.form_id == form_id]
@@ -134,7 +133,6 @@ def _selection_filters(
         filters.append(_RESPONSES.c.submitted_at >= since)
     if until is not None:
         filters.append(_RESPONSES.c.submitted_at < until)
-    subtree = _subtree_ids(connection, agency_subtree)
     if subtree is not None:
         filters.append(_RESPONSES.c.agency_id.in_(subtree))
     return filters
@@ -167,7 +165,8 @@ def summarize_selection(
     """
     flags = _check_flags(exclude_flags)
     with _connection(source) as connection:
-        filters = _selection_filters(connection, form.id, since, until, agency_subtree)
+        subtree = _subtree_ids(connection, agency_subtree)
+        filters = _selection_filters(form.id, since, until, subtree)
         excluded = or_(*[_flag_present(f) for f in flags]) if flags else false()
         columns = [func.count().label("selected"), _count_if(excluded).label("excluded")]
         columns += [_count_if(_flag_present(f)).label(f) for f in FLAGS]
@@ -268,10 +267,12 @@ def build_counts(
     key_names = (["stratum"] if design.strata else []) + ([] if pooled else ["psu"]) + extra
     needed = [c for c in (design.strata, design.psu) if c] + extra
     needed += list(weights.columns) if weights else []
-    query = _Query(form, design, key_names, needed, period, weights, flags, index_versions)
+    table = weights.cte() if weights is not None else None
+    query = _Query(form, design, key_names, needed, period, weights, table, flags, index_versions)
 
     with _connection(source) as connection:
-        filters = _selection_filters(connection, form.id, since, until, agency_subtree)
+        subtree = _subtree_ids(connection, agency_subtree)
+        filters = _selection_filters(form.id, since, until, subtree)
         if flags:
             filters.append(not_(or_(*[_flag_present(f) for f in flags])))
         if use_summary:
@@ -283,7 +284,6 @@ def build_counts(
         parts: list[Select] = []
         if plan.source == "summary":
             raw_filters = [*filters, plan.raw_filter(form.id)]
-            subtree = _subtree_ids(connection, agency_subtree)
             parts += _summary_parts(connection, query, plan, subtree)
         parts += _raw_parts(connection, query, codes, raw_filters)
         merge = plan.source == "summary"
@@ -293,9 +293,7 @@ def build_counts(
         if weights is not None and frame["missing"].sum() > 0:
             dialect = connection.dialect.name
             src, exprs = column_expressions(needed, period=period, dialect=dialect)
-            table = weights.cte()
-            match = [table.c[f"c{i}"] == exprs[c] for i, c in enumerate(weights.columns)]
-            src = src.outerjoin(table, and_(*match))
+            src, table = query.weight_join(src, exprs)
             raise UnmatchedCellsError(_unmatched(connection, src, filters, exprs, weights, table))
     out = _assemble(
         [frame.drop(columns="missing", errors="ignore")],
@@ -319,6 +317,7 @@ class _Query:
     needed: list[str]
     period: Period | None
     weights: CellWeights | None
+    weight_table: Any  # weights.cte(), one object for every statement that joins it
     flags: tuple[str, ...]
     index_versions: Collection[str]
 
@@ -335,7 +334,7 @@ class _Query:
         """``src`` outer-joined to the weight table (``None`` when unweighted)."""
         if self.weights is None:
             return src, None
-        table = self.weights.cte()
+        table = self.weight_table
         match = [table.c[f"c{i}"] == exprs[c] for i, c in enumerate(self.weights.columns)]
         return src.outerjoin(table, and_(*match)), table
 
@@ -349,7 +348,7 @@ def _raw_parts(
     src, table = query.weight_join(src, exprs)
     selected = [
         _RESPONSES.c.id.label("rid"),
-        _RESPONSES.c.form_version_id.label("form_version"),
+        _RESPONSES.c.form_version_id.label("layout"),
         _RESPONSES.c.answer_codes.label("codes"),
         *query.key_columns(exprs),
     ]

@@ -1,7 +1,7 @@
 """The grouped SQL statements of the count table, over a selection of responses.
 
 Every statement reads a *selection*: a subquery with one row per response and the columns
-``rid`` (``responses.id``), ``form_version`` (``responses.form_version_id``), ``codes``
+``rid`` (``responses.id``), ``layout`` (``responses.form_version_id``), ``codes``
 (``responses.answer_codes``), the key columns and, when weighted, ``w`` and ``w0`` (final and
 base weight of the response's cell). Each returns rows
 
@@ -96,7 +96,7 @@ def answer_rows(
     """One row per ``(keys…, item, code)`` of the answers to ``item_keys`` (skipped: no row)."""
     pairs, position, code = codes.unnest(selection.c.codes)
     items = codes.positions(item_keys, "answer_items")
-    located = and_(items.c.form_version == selection.c.form_version, items.c.position == position)
+    located = and_(items.c.form_version == selection.c.layout, items.c.position == position)
     group = [selection.c[k] for k in keys]
     w, w0 = _weights(selection)
     return (
@@ -116,7 +116,7 @@ def pair_rows(
     criteria = hierarchy.criteria
     pairs, position, code = codes.unnest(selection.c.codes)
     where = codes.positions(criteria, "criterion_positions")
-    located = and_(where.c.form_version == selection.c.form_version, where.c.position == position)
+    located = and_(where.c.form_version == selection.c.layout, where.c.position == position)
     w, w0 = _weights(selection)
     weighted = w is not None
     satisfied = case((code >= hierarchy.satisfied_threshold, 1), else_=0)

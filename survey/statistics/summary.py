@@ -93,7 +93,7 @@ MONTHS = SummaryMonth.__table__
 STATE = SummaryState.__table__
 _RESPONSES = Response.__table__
 _LOCK_KEY = 0x5195A5  # pg_advisory_xact_lock key of summary maintenance
-# Selection key -> summary column (``version`` because ``form_version`` is the layout id).
+# Selection key -> summary column.
 _GRAIN = {
     "month": "month",
     "agency_id": "agency_id",
@@ -270,7 +270,7 @@ def _add(
     selection = (
         select(
             r.id.label("rid"),
-            r.form_version_id.label("form_version"),
+            r.form_version_id.label("layout"),
             r.answer_codes.label("codes"),
             *[e.label(k) for k, e in grain.items()],
         )
@@ -337,7 +337,7 @@ def _save_state(connection: Connection, form: Any, watermark: int, *, built: boo
         values["built_at"] = now
     exists = connection.execute(select(STATE.c.form_id).where(STATE.c.form_id == form.id)).first()
     if exists is None:
-        connection.execute(STATE.insert().values(form_id=form.id, built_at=now, **values))
+        connection.execute(STATE.insert().values(form_id=form.id, **{"built_at": now, **values}))
     else:
         connection.execute(STATE.update().where(STATE.c.form_id == form.id).values(**values))
 

@@ -2,9 +2,9 @@
 
 ``sipas --help`` works anywhere; a command builds the application (``survey.create_app``, so the
 ``SIPAS_*`` environment variables apply, e.g. ``SIPAS_SQLALCHEMY_DATABASE_URI``) only when it
-runs. Commands and groups defined in other modules (``forms``, ``qr``, ``analyze``, ``demo``,
-``serve``) are imported when first used; one that cannot be imported answers with a clear message
-instead of breaking the others.
+runs. Commands and groups defined in other modules (``forms``, ``qr``, ``analyze``,
+``analyze-db``, ``aggregates``, ``demo``, ``serve``) are imported when first used; one that
+cannot be imported answers with a clear message instead of breaking the others.
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ _MOUNTED = {
     "qr": ("survey.qr_cli", "qr", "Counter and dossier QR codes, printable sheets."),
     "analyze": ("analysis.cli", "analyze", "Satisfaction statistics from an export."),
     "analyze-db": ("survey.statistics.cli", "analyze_db", "Statistics from the database."),
+    "aggregates": (
+        "survey.statistics.aggregates_cli",
+        "aggregates",
+        "The summary of sufficient statistics: rebuild, refresh, status.",
+    ),
 }
 
 

@@ -5,7 +5,9 @@ Units: :class:`Agency` (a hierarchy: province → department / district → comm
 :class:`Procedure`. Responses: :class:`FormVersion` (the exact questionnaire definition answered,
 with the order of its answer columns) and :class:`Response`, whose closed answers are one array
 of codes in that order (``answer_codes``). Accounts: :class:`User` (officials)
-and :class:`ApiKey` (machine clients; only a hash of the key is stored).
+and :class:`ApiKey` (machine clients; only a hash of the key is stored). Statistics: the summary of
+sufficient statistics (:class:`SummaryCount`, :class:`SummaryPair`, :class:`SummaryMonth`,
+:class:`SummaryState`), maintained by :mod:`survey.statistics.summary`.
 
 The schema is created by the Alembic migrations in ``survey/migrations`` (``sipas db upgrade``);
 a test checks that the migrations and these models agree.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal, get_args
 
 from flask_login import UserMixin
@@ -23,7 +25,9 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -51,6 +55,10 @@ __all__ = [
     "FormVersion",
     "Procedure",
     "Response",
+    "SummaryCount",
+    "SummaryMonth",
+    "SummaryPair",
+    "SummaryState",
     "User",
 ]
 
@@ -290,3 +298,81 @@ class ApiKey(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # The agency whose subtree the key may read; None = every agency.
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+
+
+# The summary of sufficient statistics (survey.statistics.summary). One row per
+# (form, month, agency, counter, field, procedure, channel, form version, flags, item, answer)
+# with the number of responses; 0 stands for "no counter / field / procedure" so that the
+# grain is a plain UNIQUE key (refreshes add to it with INSERT … ON CONFLICT DO UPDATE).
+_SUMMARY_GRAIN = (
+    "form_id",
+    "month",
+    "agency_id",
+    "counter_id",
+    "field_id",
+    "procedure_id",
+    "channel",
+    "form_version",
+    "flags",
+    "item",
+    "answer",
+)
+
+
+class _SummaryRow:
+    """The columns shared by :class:`SummaryCount` and :class:`SummaryPair`."""
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True)
+    form_id: Mapped[str] = mapped_column(String(64))
+    # First day of the UTC calendar month of submitted_at.
+    month: Mapped[date] = mapped_column(Date)
+    agency_id: Mapped[int] = mapped_column(Integer)
+    counter_id: Mapped[int] = mapped_column(Integer)
+    field_id: Mapped[int] = mapped_column(Integer)
+    procedure_id: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16))
+    form_version: Mapped[int] = mapped_column(Integer)
+    flags: Mapped[str] = mapped_column(String(100))
+    item: Mapped[str] = mapped_column(String(160))
+    answer: Mapped[float] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(BigInteger)
+
+
+class SummaryCount(_SummaryRow, Base):
+    """Responses per grain cell and (item, answer): ``_response``, answers, ``_answered:``,
+    ``_score:`` rows of the pooled count table (:mod:`analysis.counts`)."""
+
+    __tablename__ = "summary_counts"
+    __table_args__ = (UniqueConstraint(*_SUMMARY_GRAIN, name="uq_summary_counts_grain"),)
+
+
+class SummaryPair(_SummaryRow, Base):
+    """The ``_pair:<j>:<l>`` rows of the pooled count table per grain cell."""
+
+    __tablename__ = "summary_pairs"
+    __table_args__ = (UniqueConstraint(*_SUMMARY_GRAIN, name="uq_summary_pairs_grain"),)
+
+
+class SummaryMonth(Base):
+    """Per form and month: how many responses (and the sum of their ids) the summary holds,
+    to find the months whose responses changed (deleted, committed late)."""
+
+    __tablename__ = "summary_months"
+
+    form_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    responses: Mapped[int] = mapped_column(BigInteger)
+    id_sum: Mapped[int] = mapped_column(BigInteger)
+
+
+class SummaryState(Base):
+    """Per form: the definition the summary was built for and the highest response id in it."""
+
+    __tablename__ = "summary_state"
+
+    form_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # SHA-256 of the form's item keys and aggregation tree (survey.statistics.summary).
+    definition: Mapped[str] = mapped_column(String(64))
+    watermark: Mapped[int] = mapped_column(BigInteger)
+    built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

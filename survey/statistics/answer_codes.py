@@ -17,11 +17,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Integer, SmallInteger, case, func, literal, select, type_coerce
+from sqlalchemy import (
+    Integer,
+    SmallInteger,
+    String,
+    case,
+    column,
+    func,
+    literal,
+    select,
+    type_coerce,
+    values,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.sql.selectable import CTE, TableValuedAlias
 
 from survey.models import FormVersion
 
@@ -82,6 +93,28 @@ class AnswerCodes:
         pairs = func.json_each(codes).table_valued("key", "value", joins_implicitly=True)
         pairs = pairs.alias("answer")
         return pairs, pairs.c.key, pairs.c.value
+
+    def positions(self, keys: Sequence[str], name: str) -> CTE:
+        """``(form_version, position, k, item)``: where each of ``keys`` sits in every version.
+
+        ``k`` is the key's rank in ``keys``; versions without the key have no row (an empty
+        layout gives one row that matches no response).
+        """
+        rows = [
+            (fv, pos, k, key)
+            for k, key in enumerate(keys)
+            for fv, layout in self.layouts.items()
+            for pos, stored in enumerate(layout)
+            if stored == key
+        ]
+        table = values(
+            column("form_version", Integer),
+            column("position", Integer),
+            column("k", Integer),
+            column("item", String),
+            name=name,
+        )
+        return table.data(rows or [(-1, -1, -1, "")]).cte(name)
 
     def to_items(
         self,

@@ -11,8 +11,11 @@ size. Example::
     sipas analyze-db --form sipas-counter --by agency_code --by agency_code,period:quarter \\
         --strata agency_code --psu counter_code --since 2024-01-01 --out result.csv
 
-As there, ``--by`` is repeatable and every grouping comes from one count table (one set of
-``GROUP BY`` statements); the output has the same columns as ``sipas analyze``'s.
+As there, ``--by`` is repeatable and every grouping comes from one count table (one
+``GROUP BY`` statement); the output has the same columns as ``sipas analyze``'s. The count
+table is read from the summary of ``sipas aggregates`` when it holds the form (plus the
+responses stored since its last refresh); the command says when it reads the responses
+instead (no summary, another definition of the form, or ``--raw``).
 """
 
 from __future__ import annotations
@@ -142,6 +145,11 @@ def _load_form(spec: str) -> Any:
     multiple=True,
     help="Leave out responses with this quality flag (repeatable; default: none).",
 )
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Read the stored responses only, not the summary (sipas aggregates).",
+)
 def analyze_db(
     form_spec: str,
     by_specs: tuple[str, ...],
@@ -158,6 +166,7 @@ def analyze_db(
     until: datetime | None,
     agency: str | None,
     exclude_flags: tuple[str, ...],
+    raw: bool,
 ) -> None:
     """Compute SIPAS indices from the stored responses, with SEs and intervals.
 
@@ -194,6 +203,7 @@ def analyze_db(
                 all_by,
                 period=period,  # type: ignore[arg-type]
                 index_versions=(index_version,),
+                use_summary=not raw,
                 **selection,
             )
             table = indices_by_groupings(
@@ -217,6 +227,16 @@ def analyze_db(
         settings={"version": index_version, "ci": ci, "confidence": confidence, "deff": deff_kind},
     )
     where = write_table(table, out, notes=notes)
+    if counts.attrs["source"] == "summary":
+        click.echo(
+            f"Count table from the summary: {counts.attrs['source_reason']}.", err=out == "-"
+        )
+    else:
+        click.echo(
+            "Count table from the stored responses (raw path, slower): "
+            f"{counts.attrs['source_reason']}.",
+            err=out == "-",
+        )
     flagged = ", ".join(f"{f} {n}" for f, n in summary.flagged.items() if n) or "none"
     click.echo(
         f"{summary.analysed} response(s) analysed, {summary.excluded} excluded "

@@ -14,6 +14,7 @@ from typing import Literal, get_args
 
 from sqlalchemy import Integer, String, case, cast, extract, func, literal
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.schema import Table
 from sqlalchemy.sql.selectable import FromClause
 
 from survey.models import Agency, Counter, Field, Procedure, Response
@@ -37,16 +38,18 @@ COLUMNS: tuple[str, ...] = (
 _RESPONSES = Response.__table__
 _AGENCIES = Agency.__table__
 _OPTIONAL_UNITS = {
-    "counter_code": (Counter.__table__, _RESPONSES.c.counter_id),
-    "field_code": (Field.__table__, _RESPONSES.c.field_id),
-    "procedure_code": (Procedure.__table__, _RESPONSES.c.procedure_id),
+    "counter_code": (Counter.__table__, "counter_id"),
+    "field_code": (Field.__table__, "field_id"),
+    "procedure_code": (Procedure.__table__, "procedure_id"),
 }
 
 
 def period_expression(
-    submitted_at: ColumnElement, granularity: Period, dialect: str
+    submitted_at: ColumnElement, granularity: Period, dialect: str, *, date: bool = False
 ) -> ColumnElement[str]:
     """The period label of a UTC timestamp column, in SQLite or PostgreSQL.
+
+    ``date``: the column is a calendar date already in UTC (the summary's ``month``).
 
     Raises
     ------
@@ -61,7 +64,7 @@ def period_expression(
         if granularity == "month":
             return func.strftime("%Y-%m", submitted_at)
     elif dialect == "postgresql":
-        utc = func.timezone("UTC", submitted_at)
+        utc = submitted_at if date else func.timezone("UTC", submitted_at)
         year = func.to_char(utc, "YYYY")
         month = cast(extract("month", utc), Integer)
         if granularity == "month":
@@ -76,10 +79,13 @@ def period_expression(
 
 
 def column_expressions(
-    names: Iterable[str], *, period: Period | None, dialect: str
+    names: Iterable[str], *, period: Period | None, dialect: str, table: Table = _RESPONSES
 ) -> tuple[FromClause, dict[str, ColumnElement]]:
-    """``responses`` joined to the unit tables that ``names`` need, and one text expression per
+    """``table`` joined to the unit tables that ``names`` need, and one text expression per
     name.
+
+    ``table`` is ``responses`` or a summary table of :mod:`survey.statistics.summary` (same
+    unit id columns, ``0`` for none; a ``month`` date instead of ``submitted_at``).
 
     Raises
     ------
@@ -92,25 +98,28 @@ def column_expressions(
         raise UnknownColumnError(
             f"the database cannot provide column(s) {unknown}; use {list(COLUMNS)}"
         )
-    source: FromClause = _RESPONSES
+    source: FromClause = table
     exprs: dict[str, ColumnElement] = {}
     for name in names:
         if name == "agency_code":
-            source = source.join(_AGENCIES, _RESPONSES.c.agency_id == _AGENCIES.c.id)
+            source = source.join(_AGENCIES, table.c.agency_id == _AGENCIES.c.id)
             exprs[name] = _AGENCIES.c.code
         elif name in _OPTIONAL_UNITS:
-            table, key = _OPTIONAL_UNITS[name]
-            source = source.outerjoin(table, key == table.c.id)
-            exprs[name] = func.coalesce(table.c.code, literal(""))
+            units, key = _OPTIONAL_UNITS[name]
+            source = source.outerjoin(units, table.c[key] == units.c.id)
+            exprs[name] = func.coalesce(units.c.code, literal(""))
         elif name == "channel":
-            exprs[name] = _RESPONSES.c.channel
+            exprs[name] = table.c.channel
         elif name == "form_version":
-            exprs[name] = cast(_RESPONSES.c.form_version, String)
+            exprs[name] = cast(table.c.form_version, String)
         else:
             if period is None:
                 raise UnknownColumnError(
                     "the column 'period' needs a granularity: period='month', 'quarter', "
                     "'half' or 'year'"
                 )
-            exprs[name] = period_expression(_RESPONSES.c.submitted_at, period, dialect)
+            if "month" in table.c:
+                exprs[name] = period_expression(table.c.month, period, dialect, date=True)
+            else:
+                exprs[name] = period_expression(table.c.submitted_at, period, dialect)
     return source, exprs

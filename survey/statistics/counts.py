@@ -30,12 +30,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, case, false, func, literal, not_, or_, select, true
+from sqlalchemy import and_, case, false, func, literal, not_, or_, select, union_all
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import Select, Subquery
+from sqlalchemy.sql.selectable import Select
 
-from analysis.counts import KEY_COLUMNS, RESPONSE_ITEM, VALUE_COLUMNS, validate_counts
+from analysis.counts import (
+    KEY_COLUMNS,
+    POOLED_PSU,
+    SCORE_PREFIX,
+    VALUE_COLUMNS,
+    validate_counts,
+)
 from analysis.design import Design
 from analysis.hierarchy import hierarchy_from_form
 from survey.models import Agency, Response
@@ -51,6 +57,8 @@ from survey.statistics.errors import (
     UnsupportedDesignError,
 )
 from survey.statistics.scores import index_rows
+from survey.statistics.statements import answer_rows, pair_rows, response_rows, value_columns
+from survey.statistics.summary import COUNTS, PAIRS, SummaryPlan, plan_summary
 from survey.statistics.weights import CellWeights
 
 __all__ = ["SelectionSummary", "build_counts", "summarize_selection"]
@@ -97,8 +105,10 @@ def _connection(source: Any) -> Iterator[Connection]:
         yield source.connection()
 
 
-def _flag_present(flag: str) -> ColumnElement[bool]:
-    stored = literal(";") + func.coalesce(_RESPONSES.c.flags, "") + literal(";")
+def _flag_present(flag: str, flags: ColumnElement | None = None) -> ColumnElement[bool]:
+    """``flag`` is among the ``;``-separated ``flags`` (default: ``responses.flags``)."""
+    flags = _RESPONSES.c.flags if flags is None else flags
+    stored = literal(";") + func.coalesce(flags, "") + literal(";")
     return stored.contains(f";{flag};", autoescape=True)
 
 
@@ -112,11 +122,10 @@ def _check_flags(flags: Collection[str]) -> tuple[str, ...]:
 
 
 def _selection_filters(
-    connection: Connection,
     form_id: str,
     since: datetime | None,
     until: datetime | None,
-    agency_subtree: str | None,
+    subtree: Select | None,
 ) -> list[ColumnElement[bool]]:
     """Form, period (``since`` inclusive, ``until`` exclusive) and agency subtree."""
     filters: list[ColumnElement[bool]] = [_RESPONSES.c.form_id == form_id]
@@ -124,14 +133,21 @@ def _selection_filters(
         filters.append(_RESPONSES.c.submitted_at >= since)
     if until is not None:
         filters.append(_RESPONSES.c.submitted_at < until)
-    if agency_subtree is not None:
-        root = select(_AGENCIES.c.id).where(_AGENCIES.c.code == agency_subtree)
-        if connection.execute(root).first() is None:
-            raise UnknownSubtreeError(f"no agency has the code {agency_subtree!r}")
-        tree = root.cte("subtree", recursive=True)
-        tree = tree.union_all(select(_AGENCIES.c.id).where(_AGENCIES.c.parent_id == tree.c.id))
-        filters.append(_RESPONSES.c.agency_id.in_(select(tree.c.id)))
+    if subtree is not None:
+        filters.append(_RESPONSES.c.agency_id.in_(subtree))
     return filters
+
+
+def _subtree_ids(connection: Connection, agency_subtree: str | None) -> Select | None:
+    """The ids of an agency and every agency below it (a recursive CTE), or None."""
+    if agency_subtree is None:
+        return None
+    root = select(_AGENCIES.c.id).where(_AGENCIES.c.code == agency_subtree)
+    if connection.execute(root).first() is None:
+        raise UnknownSubtreeError(f"no agency has the code {agency_subtree!r}")
+    tree = root.cte("subtree", recursive=True)
+    tree = tree.union_all(select(_AGENCIES.c.id).where(_AGENCIES.c.parent_id == tree.c.id))
+    return select(tree.c.id)
 
 
 def summarize_selection(
@@ -149,7 +165,8 @@ def summarize_selection(
     """
     flags = _check_flags(exclude_flags)
     with _connection(source) as connection:
-        filters = _selection_filters(connection, form.id, since, until, agency_subtree)
+        subtree = _subtree_ids(connection, agency_subtree)
+        filters = _selection_filters(form.id, since, until, subtree)
         excluded = or_(*[_flag_present(f) for f in flags]) if flags else false()
         columns = [func.count().label("selected"), _count_if(excluded).label("excluded")]
         columns += [_count_if(_flag_present(f)).label(f) for f in FLAGS]
@@ -179,12 +196,17 @@ def build_counts(
     agency_subtree: str | None = None,
     exclude_flags: Collection[str] = (),
     index_versions: Collection[str] = ("A", "B"),
+    use_summary: bool = True,
 ) -> pd.DataFrame:
     """Build the count table of ``form``'s stored responses with SQL ``GROUP BY``.
 
     The result is the table :func:`analysis.counts.counts_from_responses` builds from the wide
-    export of the same responses (same rows, ``n``, ``w``, ``w2``, ``w0``; the PSU of a
-    response under the default design is its database id instead of its export row).
+    export of the same responses (same rows, ``n``, ``w``, ``w2``, ``w0``); under the default
+    design (``psu=None``) it is the pooled form (``psu = "*"``, with the ``_pair:`` rows).
+    It is read from the summary of :mod:`survey.statistics.summary` plus the responses the
+    summary does not hold, or from the responses alone (no summary of this definition of the
+    form, or ``use_summary=False``); ``counts.attrs["source"]`` says which (``"summary"`` or
+    ``"raw"``) and ``counts.attrs["source_reason"]`` why.
 
     Parameters
     ----------
@@ -216,11 +238,14 @@ def build_counts(
         :func:`analysis.counts.counts_from_responses`: the respondent-score rows
         (``_score:<level>:<key>``) only version B reads are built when ``"B"`` is in it; the
         ``_answered:<level>:<key>`` rows are always built.
+    use_summary : bool
+        Read the summary when it serves the form (default); ``False``: the responses only.
 
     Returns
     -------
     DataFrame
-        The count table (schema in :mod:`analysis.counts`).
+        The count table (schema in :mod:`analysis.counts`), with ``attrs["source"]`` and
+        ``attrs["source_reason"]``.
 
     Raises
     ------
@@ -238,56 +263,168 @@ def build_counts(
         raise StatisticsQueryError(f"unknown index version(s) {unknown_versions}; use A or B")
     cell_cols = list(cal.cell_columns) if cal else []
     extra = list(dict.fromkeys([*by, *cell_cols]))
-    key_names = (["stratum"] if design.strata else []) + ["psu"] + extra
+    pooled = design.psu is None
+    key_names = (["stratum"] if design.strata else []) + ([] if pooled else ["psu"]) + extra
     needed = [c for c in (design.strata, design.psu) if c] + extra
     needed += list(weights.columns) if weights else []
-    grouped = design.psu is not None
+    table = weights.cte() if weights is not None else None
+    query = _Query(form, design, key_names, needed, period, weights, table, flags, index_versions)
 
     with _connection(source) as connection:
-        dialect = connection.dialect.name
-        filters = _selection_filters(connection, form.id, since, until, agency_subtree)
+        subtree = _subtree_ids(connection, agency_subtree)
+        filters = _selection_filters(form.id, since, until, subtree)
         if flags:
             filters.append(not_(or_(*[_flag_present(f) for f in flags])))
-        src, exprs = column_expressions(needed, period=period, dialect=dialect)
-        selected = [
-            _RESPONSES.c.id.label("rid"),
-            _RESPONSES.c.form_version_id.label("form_version"),
-            _RESPONSES.c.answer_codes.label("codes"),
-        ]
-        if design.strata:
-            selected.append(exprs[design.strata].label("stratum"))
-        selected.append((exprs[design.psu] if design.psu else _RESPONSES.c.id).label("psu"))
-        selected += [exprs[c].label(c) for c in extra]
-        table = None
-        if weights is not None:
-            table = weights.cte()
-            match = [table.c[f"c{i}"] == exprs[c] for i, c in enumerate(weights.columns)]
-            src = src.outerjoin(table, and_(*match))
-            selected += [table.c.w.label("w"), table.c.w0.label("w0")]
-        selection = select(*selected).select_from(src).where(*filters).subquery("sel")
-        carried = key_names + (["w", "w0"] if weights else [])
-
-        responses = _fetch(connection, _response_rows(selection, key_names, grouped))
-        if responses.empty:
-            raise NoResponsesError(f"no stored response of form {form.id!r} matches")
-        if table is not None and weights is not None and responses["w"].isna().any():
-            raise UnmatchedCellsError(_unmatched(connection, src, filters, exprs, weights, table))
-        responses["item"] = RESPONSE_ITEM
-        responses["answer"] = 0.0
+        if use_summary:
+            plan = plan_summary(connection, form, since, until)
+        else:
+            plan = SummaryPlan("raw", "the summary was not asked for (use_summary=False)")
         codes = AnswerCodes.of_form(connection, form.id)
-        answers = _fetch(connection, _answer_rows(selection, key_names, codes, grouped))
-        sums = ["n", *(["w", "w2", "w0"] if weights else [])]
-        parts = [responses, codes.to_items(answers, form.item_keys, key_names, sums)]
-        statement = index_rows(
-            selection,
-            carried,
-            hierarchy_from_form(form),
-            codes,
-            grouped=grouped,
-            scores="B" in index_versions,
+        raw_filters = filters
+        parts: list[Select] = []
+        if plan.source == "summary":
+            raw_filters = [*filters, plan.raw_filter(form.id)]
+            parts += _summary_parts(connection, query, plan, subtree)
+        parts += _raw_parts(connection, query, codes, raw_filters)
+        merge = plan.source == "summary"
+        frame = _fetch(connection, _combined(parts, key_names, weights is not None, merge))
+        if frame.empty:
+            raise NoResponsesError(f"no stored response of form {form.id!r} matches")
+        if weights is not None and frame["missing"].sum() > 0:
+            dialect = connection.dialect.name
+            src, exprs = column_expressions(needed, period=period, dialect=dialect)
+            src, table = query.weight_join(src, exprs)
+            raise UnmatchedCellsError(_unmatched(connection, src, filters, exprs, weights, table))
+    out = _assemble(
+        [frame.drop(columns="missing", errors="ignore")],
+        design,
+        extra,
+        cell_cols,
+        weights is not None,
+    )
+    out.attrs["source"] = plan.source
+    out.attrs["source_reason"] = plan.reason
+    return out
+
+
+@dataclass(frozen=True)
+class _Query:
+    """What one count table needs, shared by its raw and summary statements."""
+
+    form: Any
+    design: Design
+    key_names: list[str]
+    needed: list[str]
+    period: Period | None
+    weights: CellWeights | None
+    weight_table: Any  # weights.cte(), one object for every statement that joins it
+    flags: tuple[str, ...]
+    index_versions: Collection[str]
+
+    def key_columns(self, exprs: dict[str, ColumnElement]) -> list[ColumnElement]:
+        """The keys as labelled expressions (``stratum``, ``psu``, domains)."""
+        design = self.design
+        out = []
+        for name in self.key_names:
+            column = {"stratum": design.strata, "psu": design.psu}.get(name, name)
+            out.append(exprs[column].label(name))
+        return out
+
+    def weight_join(self, src: Any, exprs: dict[str, ColumnElement]) -> tuple[Any, Any]:
+        """``src`` outer-joined to the weight table (``None`` when unweighted)."""
+        if self.weights is None:
+            return src, None
+        table = self.weight_table
+        match = [table.c[f"c{i}"] == exprs[c] for i, c in enumerate(self.weights.columns)]
+        return src.outerjoin(table, and_(*match)), table
+
+
+def _raw_parts(
+    connection: Connection, query: _Query, codes: AnswerCodes, filters: list[ColumnElement[bool]]
+) -> list[Select]:
+    """The grouped statements over the selected responses (:mod:`.statements`)."""
+    dialect = connection.dialect.name
+    src, exprs = column_expressions(query.needed, period=query.period, dialect=dialect)
+    src, table = query.weight_join(src, exprs)
+    selected = [
+        _RESPONSES.c.id.label("rid"),
+        _RESPONSES.c.form_version_id.label("layout"),
+        _RESPONSES.c.answer_codes.label("codes"),
+        *query.key_columns(exprs),
+    ]
+    if table is not None:
+        selected += [table.c.w.label("w"), table.c.w0.label("w0")]
+    selection = select(*selected).select_from(src).where(*filters).subquery("sel")
+    keys = query.key_names
+    weighted = table is not None
+    carried = keys + (["w", "w0"] if weighted else [])
+    hierarchy = hierarchy_from_form(query.form)
+    index = index_rows(
+        selection,
+        carried,
+        hierarchy,
+        codes,
+        grouped=True,
+        scores="B" in query.index_versions,
+    ).subquery("index_rows")
+    parts = [
+        response_rows(selection, keys),
+        answer_rows(selection, keys, codes, query.form.item_keys),
+        select(*index.c, *([literal(0).label("missing")] if weighted else [])),
+    ]
+    if query.design.psu is None and len(hierarchy.criteria) > 1:
+        parts.append(pair_rows(selection, keys, codes, hierarchy))
+    return parts
+
+
+def _summary_parts(
+    connection: Connection,
+    query: _Query,
+    plan: SummaryPlan,
+    subtree: Select | None,
+) -> list[Select]:
+    """The summary rows of the served months, grouped by the keys (weights per cell)."""
+    tables = [COUNTS] + ([PAIRS] if query.design.psu is None else [])
+    parts = []
+    for table in tables:
+        dialect = connection.dialect.name
+        src, exprs = column_expressions(
+            query.needed, period=query.period, dialect=dialect, table=table
         )
-        parts.append(_fetch(connection, statement))
-    return _assemble(parts, design, extra, cell_cols, weights is not None)
+        src, weights = query.weight_join(src, exprs)
+        keys = query.key_columns(exprs)
+        where = [table.c.form_id == query.form.id, *plan.summary_filters(table)]
+        if subtree is not None:  # the same agency ids as the responses' filter
+            where.append(table.c.agency_id.in_(subtree))
+        where += [not_(_flag_present(f, table.c.flags)) for f in query.flags]
+        if table is COUNTS and "B" not in query.index_versions:
+            where.append(not_(table.c.item.startswith(SCORE_PREFIX, autoescape=True)))
+        n = table.c.n
+        sums = [func.sum(n).label("n")]
+        if weights is not None:
+            w, w0 = weights.c.w, weights.c.w0
+            missing = func.sum(case((w.is_(None), n), else_=0))
+            sums += [
+                func.sum(n * w).label("w"),
+                func.sum(n * w * w).label("w2"),
+                func.sum(n * w0).label("w0"),
+                missing.label("missing"),
+            ]
+        group = [*keys, table.c.item, table.c.answer]
+        parts.append(select(*group, *sums).select_from(src).where(*where).group_by(*group))
+    return parts
+
+
+def _combined(parts: list[Select], key_names: list[str], weighted: bool, merge: bool) -> Select:
+    """One statement (one snapshot) of the parts; with ``merge`` (the summary and the
+    responses may both hold rows of one group) they are added up per (keys, item, answer)."""
+    union = union_all(*parts)
+    if not merge:
+        return union
+    rows = union.subquery("parts")
+    group = [rows.c[k] for k in [*key_names, "item", "answer"]]
+    sums = [func.sum(rows.c[c]).label(c) for c in value_columns(weighted)]
+    return select(*group, *sums).group_by(*group)
 
 
 def _check_design(design: Design, weights: CellWeights | None) -> None:
@@ -305,48 +442,6 @@ def _check_design(design: Design, weights: CellWeights | None) -> None:
         raise UnsupportedDesignError(
             f"the weight cells {weights.columns} are not the calibration cells {cal.cell_columns}"
         )
-
-
-def _sums(selection: Subquery, grouped: bool) -> list:
-    if "w" not in selection.c:
-        return [func.count().label("n")] if grouped else [literal(1).label("n")]
-    w, w0 = selection.c.w, selection.c.w0
-    if not grouped:
-        return [literal(1).label("n"), w.label("w"), (w * w).label("w2"), w0.label("w0")]
-    return [
-        func.count().label("n"),
-        func.sum(w).label("w"),
-        func.sum(w * w).label("w2"),
-        func.sum(w0).label("w0"),
-    ]
-
-
-def _response_rows(selection: Subquery, key_names: list[str], grouped: bool) -> Select:
-    keys = [selection.c[k] for k in key_names]
-    statement = select(*keys, *_sums(selection, grouped))
-    return statement.group_by(*keys) if grouped else statement
-
-
-def _answer_rows(
-    selection: Subquery, key_names: list[str], codes: AnswerCodes, grouped: bool
-) -> Select:
-    """``(keys…, form_version, position, answer, sums…)``: one row per answered item (grouped
-    by keys, version, position and code unless every response is its own PSU)."""
-    pairs, position, code = codes.unnest(selection.c.codes)
-    keys = [selection.c[k] for k in key_names]
-    version = selection.c.form_version
-    statement = (
-        select(
-            *keys,
-            version,
-            position.label("position"),
-            code.label("answer"),
-            *_sums(selection, grouped),
-        )
-        .select_from(selection.join(pairs, true()))
-        .where(code.is_not(None))
-    )
-    return statement.group_by(*keys, version, position, code) if grouped else statement
 
 
 def _fetch(connection: Connection, statement: Select) -> pd.DataFrame:
@@ -392,7 +487,7 @@ def _assemble(
         out["stratum"] = out["stratum"].astype(str)
     else:
         out["stratum"] = "1"
-    out["psu"] = out["psu"].astype(str) if design.psu else out["psu"].astype(np.int64)
+    out["psu"] = out["psu"].astype(str) if design.psu else POOLED_PSU
     if cell_cols:
         label = out[cell_cols[0]].astype(str)
         for col in cell_cols[1:]:

@@ -78,7 +78,7 @@ def index_rows(
     Parameters
     ----------
     selection : Subquery
-        One row per selected response: ``rid``, ``form_version``, ``codes`` (its
+        One row per selected response: ``rid``, ``layout`` (``form_version_id``), ``codes`` (its
         ``answer_codes``), the ``carried`` columns.
     carried : sequence of str
         Columns of ``selection`` to keep: the keys of the count table, then ``w``, ``w0`` when
@@ -146,7 +146,7 @@ def _codes(
 ) -> CTE:
     """One row per selected response: its criterion codes as columns ``c0, c1, …``."""
     columns = [
-        codes.code(selection.c.codes, selection.c.form_version, key).label(f"c{j}")
+        codes.code(selection.c.codes, selection.c.layout, key).label(f"c{j}")
         for j, key in enumerate(hierarchy.criteria)
     ]
     kept = [selection.c[c] for c in ["rid", *carried]]

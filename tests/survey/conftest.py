@@ -37,6 +37,10 @@ POSTGRES_ENV = "SIPAS_TEST_POSTGRES_URL"
 
 # Children before parents, for DELETE on SQLite.
 _TABLES = (
+    "summary_counts",
+    "summary_pairs",
+    "summary_months",
+    "summary_state",
     "responses",
     "dossier_volumes",
     "form_versions",

@@ -75,12 +75,9 @@ def seeded(app: Flask, tmp_path: Path) -> pd.DataFrame:
         return export_frame(tmp_path)
 
 
-def comparable(counts: pd.DataFrame, *, response_level: bool) -> pd.DataFrame:
-    """Sorted, with text keys; at response level the PSU becomes the response's rank in id
-    order (the export's row order)."""
+def comparable(counts: pd.DataFrame) -> pd.DataFrame:
+    """Sorted, with text keys."""
     out = counts.copy()
-    if response_level:
-        out["psu"] = np.searchsorted(np.unique(out["psu"]), out["psu"])
     for col in out.columns:
         if not pd.api.types.is_numeric_dtype(out[col]):
             out[col] = out[col].astype(str)
@@ -90,8 +87,8 @@ def comparable(counts: pd.DataFrame, *, response_level: bool) -> pd.DataFrame:
 
 def assert_same_counts(sql: pd.DataFrame, reference: pd.DataFrame, design: Design) -> None:
     assert list(sql.columns) == list(reference.columns)
-    got = comparable(sql, response_level=design.psu is None)
-    want = comparable(reference, response_level=design.psu is None)
+    got = comparable(sql)
+    want = comparable(reference)
     keys = [c for c in got.columns if c not in ("w", "w2", "w0")]
     pd.testing.assert_frame_equal(got[keys], want[keys], check_dtype=False)
     for col in ("w", "w2", "w0"):
@@ -143,23 +140,22 @@ def test_counts_and_indices_equal_the_export_path(app, seeded, design_name, grou
     with app.app_context():
         form = load_form("sipas-counter")
         sql = build_counts(db.session, form, design, by, period="month")
-    # The SQL table keeps one PSU per response under SRS (the DataFrame path's pooled=False);
-    # the indices must also equal those of the default (pooled) DataFrame table.
-    reference = counts_from_responses(seeded, form, design, by=by, pooled=False)
+    # Under SRS both paths build the pooled form (psu "*", with the _pair: rows).
+    reference = counts_from_responses(seeded, form, design, by=by)
     assert_same_counts(sql, reference, design)
-    default = counts_from_responses(seeded, form, design, by=by)
+    assert sql.attrs["source"] == "raw"
     for version in ("A", "B"):
         assert_same_indices(
             satisfaction_indices(sql, form, design, by=by, version=version),
-            satisfaction_indices(default, form, design, by=by, version=version),
+            satisfaction_indices(reference, form, design, by=by, version=version),
             by,
         )
 
 
 def test_clustered_counts_are_aggregated_in_the_database(app, seeded) -> None:
-    """Three grouped SELECTs (plus the lookup of the form's answer columns); every row they
-    return is a row of the count table, and there are far fewer of them than the stored
-    answers."""
+    """One grouped SELECT (plus the lookups of the summary state and of the form's answer
+    columns); every row it returns is a row of the count table, and there are far fewer of
+    them than the stored answers."""
     statements: list[tuple[str, object]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:
@@ -177,12 +173,13 @@ def test_clustered_counts_are_aggregated_in_the_database(app, seeded) -> None:
         n_answers = sum(code is not None for codes in stored for code in codes)
         selects = [(s, p) for s, p in statements if "GROUP BY" in s.upper()]
         others = [s for s, _ in statements if "GROUP BY" not in s.upper()]
-        assert len(selects) == 3
-        assert len(others) == 1 and "FROM form_versions" in others[0]
+        assert len(selects) == 1
+        assert len(others) == 2
+        assert any("FROM summary_state" in s for s in others)
+        assert any("FROM form_versions" in s for s in others)
         connection = db.session.connection()
-        fetched = [len(connection.exec_driver_sql(s, p).all()) for s, p in selects]
-    assert sum(fetched) == len(counts)
-    assert fetched[0] == (counts["item"] == "_response").sum()
+        fetched = connection.exec_driver_sql(*selects[0]).all()
+    assert len(fetched) == len(counts)
     assert counts.loc[counts["item"] == "_response", "n"].sum() == N_RESPONSES
     answered = counts["item"].isin(form.item_keys)
     assert counts.loc[answered, "n"].sum() == n_answers
@@ -190,7 +187,7 @@ def test_clustered_counts_are_aggregated_in_the_database(app, seeded) -> None:
     long = long[long["answer"] != ""]
     assert len(long) == n_answers
     groups = len(long.drop_duplicates())  # (stratum, PSU, domain, item, answer) combinations
-    assert fetched[1] == groups < n_answers / 2  # answers arrive grouped, not one row each
+    assert answered.sum() == groups < n_answers / 2  # answers arrive grouped, not one row each
 
 
 def test_poststratified_weights_join_in_sql(app, seeded) -> None:
@@ -280,7 +277,7 @@ def test_period_and_flags_selection(app, seeded, tmp_path) -> None:
     flagged = window["flags"].str.split(";").apply(lambda f: "honeypot" in f).astype(bool)
     kept = window[~flagged]
     assert 0 < len(kept) < len(window) < N_RESPONSES
-    reference = counts_from_responses(kept, form, SRS, by=["channel"], pooled=False)
+    reference = counts_from_responses(kept, form, SRS, by=["channel"])
     assert_same_counts(sql, reference, SRS)
     assert summary.selected == len(window)
     assert summary.excluded == int(flagged.sum())
@@ -330,9 +327,10 @@ def test_periods_are_utc_calendar_periods(app, make_counter, granularity) -> Non
         if db.session.connection().dialect.name == "postgresql":
             db.session.execute(text("SET TIME ZONE 'Asia/Ho_Chi_Minh'"))
         counts = build_counts(db.session, form, by=["period"], period=granularity)
-    rows = counts[counts["item"] == "_response"].sort_values("psu")
+    rows = counts[counts["item"] == "_response"]
     expected = period_of(pd.Series([m.isoformat() for m in BOUNDARIES]), granularity)
-    assert rows["period"].astype(str).tolist() == expected.tolist()
+    got = dict(zip(rows["period"].astype(str), rows["n"], strict=True))
+    assert got == expected.value_counts().to_dict()
 
 
 def test_errors_are_clear(app, seeded) -> None:

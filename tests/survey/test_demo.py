@@ -32,7 +32,7 @@ def test_seed_then_export(app, runner):
     assert 0.75 <= satisfied <= 0.95
     assert any(r["e5_1"] == "0" for r in rows)  # some "not applicable"
     assert any(r["comment"] for r in rows)
-    assert {r["channel"] for r in rows} <= {"counter_qr", "dossier_qr", "kiosk"}
+    assert {r["channel"] for r in rows} <= {"counter_qr", "dossier_qr", "kiosk", "api", "portal"}
 
 
 def test_demo_command_seeds_a_sqlite_file(tmp_path, monkeypatch):
@@ -41,10 +41,10 @@ def test_demo_command_seeds_a_sqlite_file(tmp_path, monkeypatch):
     args = ["demo", "--no-serve", "--database", str(database), "--responses", "40"]
     result = CliRunner().invoke(cli.main, args)
     assert result.exit_code == 0, result.output
-    assert "Added 40 responses." in result.output
+    assert "Added 40 responses (" in result.output
     assert "Admin login: admin / " in result.output
     assert "/s/" in result.output  # a counter QR link
     again = CliRunner().invoke(cli.main, args)
     assert again.exit_code == 0 and "existing demo database" in again.output
     fresh = CliRunner().invoke(cli.main, [*args, "--fresh"])
-    assert fresh.exit_code == 0 and "Added 40 responses." in fresh.output
+    assert fresh.exit_code == 0 and "Added 40 responses (" in fresh.output

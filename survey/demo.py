@@ -30,6 +30,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from werkzeug.security import generate_password_hash
 
 from survey import qrcodes, repository, seeding
 from survey.config import DEFAULT_INSTANCE_DB, SECRET_KEY_FILE
@@ -37,10 +38,31 @@ from survey.extensions import db
 from survey.models import Agency, Counter, Field, Procedure, Response, User
 from survey.seeding import SeedProfile
 
-__all__ = ["DEMO_AGENCY", "DEMO_PROFILE", "FIELDS", "run_demo", "seed_responses", "seed_units"]
+__all__ = [
+    "DEMO_ACCOUNTS",
+    "DEMO_AGENCY",
+    "DEMO_PROFILE",
+    "FIELDS",
+    "ensure_demo_accounts",
+    "run_demo",
+    "seed_responses",
+    "seed_units",
+]
 
 # The code of the demo province's top agency: a database that has it holds the demo.
 DEMO_AGENCY = "DEMO"
+
+# One account per role: login, role, agency (officials see only its subtree), display name.
+DEMO_ACCOUNTS: tuple[tuple[str, str, str | None, str], ...] = (
+    ("admin", "admin", None, "Quản trị viên (demo)"),
+    ("analyst", "analyst", None, "Chuyên viên Sở Nội vụ (demo)"),
+    ("official.anphu", "official", "H_AN_PHU", "Cán bộ UBND huyện An Phú (demo)"),
+    ("official.stnmt", "official", "STNMT", "Cán bộ Sở Tài nguyên và Môi trường (demo)"),
+)
+_ROLE_SCOPE = {
+    "admin": "everything, including users and settings",
+    "analyst": "every report of the province, no settings",
+}
 
 # code, Vietnamese, English (2019 survey: 16 fields, S15 in the methodology notes).
 FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -442,6 +464,7 @@ def run_demo(
     fresh: bool = False,
     serve: bool = True,
     random_seed: int = 2024,
+    reset_logins: bool = False,
 ) -> Flask:
     """Create (or reuse) the demo database, seed it, print how to use it, optionally serve.
 
@@ -463,6 +486,8 @@ def run_demo(
         Serve the app with gunicorn after seeding.
     random_seed : int
         Seed of the synthetic responses.
+    reset_logins : bool
+        Give the existing demo accounts new passwords (:func:`ensure_demo_accounts`).
 
     Raises
     ------
@@ -475,6 +500,11 @@ def run_demo(
 
     if database is not None and db_url is not None:
         raise click.UsageError("give either --database or --db-url, not both")
+    reset_command = "sipas demo --reset-logins"
+    if database is not None:
+        reset_command += f" --database {database}"
+    elif db_url is not None:
+        reset_command += f" --db-url {make_url(db_url).render_as_string(hide_password=True)}"
     if db_url is None:
         # The default database of every other command, so that `sipas export responses` (and
         # the rest) see the demo's data without configuration.
@@ -496,7 +526,9 @@ def run_demo(
     try:
         with app.app_context():
             _seed_or_reuse(shown, n_responses, random_seed)
+            passwords = ensure_demo_accounts(reset=reset_logins)
             _print_urls(base_url, repository.list_counters(active_only=True))
+            _print_accounts(base_url, passwords, reset_command)
     finally:
         with app.app_context():
             db.session.remove()
@@ -525,7 +557,6 @@ def _seed_or_reuse(shown: str, n_responses: int, random_seed: int) -> None:
             f"Using the existing demo database {shown} ({stored} responses; "
             "start from an empty database, or --fresh for a SQLite file, to seed anew)."
         )
-    _create_admin(secrets.token_urlsafe(9))
 
 
 def _seed_timed(n: int, random_seed: int) -> None:
@@ -543,10 +574,58 @@ def _seed_timed(n: int, random_seed: int) -> None:
     click.echo(f"Added {added} responses ({time.perf_counter() - start:.1f} s).")
 
 
-def _create_admin(password: str) -> None:
-    if db.session.scalar(select(User.id).where(User.username == "admin")) is None:
-        repository.create_user("admin", password, role="admin", display_name="Quản trị viên (demo)")
-        click.echo(f"Admin login: admin / {password}")
+def ensure_demo_accounts(*, reset: bool = False) -> dict[str, str | None]:
+    """Create the missing :data:`DEMO_ACCOUNTS` (app context, after :func:`seed_units`).
+
+    Parameters
+    ----------
+    reset : bool
+        Also give the existing demo accounts a new password (and their demo role, agency and
+        active state back); their open sessions end.
+
+    Returns
+    -------
+    dict
+        ``{login: password}`` for every demo account, ``None`` as the password of an account
+        kept as it was (only a hash of a password is stored).
+    """
+    passwords: dict[str, str | None] = {}
+    for login, role, agency_code, display_name in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(9)
+        user = db.session.scalar(select(User).where(User.username == login))
+        if user is None:
+            repository.create_user(
+                login, password, role=role, display_name=display_name, agency_code=agency_code
+            )
+        elif reset:
+            user.password_hash = generate_password_hash(password)
+            user.role, user.active = role, True
+            user.agency = repository.get_agency(agency_code) if agency_code else None
+            user.session_epoch = (user.session_epoch or 0) + 1
+            db.session.commit()
+        else:
+            password = None
+        passwords[login] = password
+    return passwords
+
+
+def _print_accounts(base_url: str, passwords: dict[str, str | None], reset_command: str) -> None:
+    click.echo(f"Sign in at {base_url}/login with a demo account:")
+    names = {a.code: a.name_vi for a in repository.list_agencies()}
+    for login, role, agency_code, _display_name in DEMO_ACCOUNTS:
+        password = passwords.get(login)
+        scope = (
+            f"reports of {names.get(agency_code, agency_code)} and the units under it only"
+            if agency_code
+            else _ROLE_SCOPE[role]
+        )
+        shown = f"password {password}" if password else "password as set before"
+        click.echo(f"  {login:<16} {shown:<28} {role}: {scope}")
+    if None in passwords.values():
+        click.echo(
+            "Passwords are shown only when they are set (only their hashes are stored); "
+            f"`{reset_command}` sets new ones and prints them."
+        )
 
 
 def _print_urls(base_url: str, counters: Sequence[Counter]) -> None:

@@ -62,6 +62,11 @@ SERVE_BACKLOG = 2048
 @click.option("--fresh", is_flag=True, help="Delete the demo's SQLite file first.")
 @click.option("--no-serve", is_flag=True, help="Seed only; do not start the server.")
 @click.option("--seed", "random_seed", default=2024, show_default=True, help="Random seed.")
+@click.option(
+    "--reset-logins",
+    is_flag=True,
+    help="Give the demo accounts new passwords and print them (existing sessions end).",
+)
 def demo(
     port: int,
     host: str,
@@ -71,6 +76,7 @@ def demo(
     fresh: bool,
     no_serve: bool,
     random_seed: int,
+    reset_logins: bool,
 ) -> None:
     """Create a demo province with synthetic responses (SQLite by default), then serve it."""
     from survey.demo import run_demo
@@ -84,6 +90,7 @@ def demo(
         fresh=fresh,
         serve=not no_serve,
         random_seed=random_seed,
+        reset_logins=reset_logins,
     )
 
 

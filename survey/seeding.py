@@ -63,7 +63,7 @@ _FLAG_TEXT = np.array(["", "too_fast", "straightlining", "too_fast;straightlinin
 _LOCAL_OFFSET = timedelta(hours=7)  # Viet Nam, no daylight saving time
 # Office hours, local time, as (start, end) in seconds after midnight.
 _OFFICE_WINDOWS = ((7 * 3600 + 1800, 11 * 3600 + 1800), (13 * 3600 + 1800, 17 * 3600))
-_SKIP_SECTION = -1  # in the generated code matrix: a skipped item (NULL)
+_SKIPPED = -1  # in the generated code matrix: a skipped item (NULL)
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,26 @@ class SeedProfile:
         Shift per factor key of the form.
     not_applicable : Mapping[str, float]
         Share of "not applicable" answers per factor key (default ``default_not_applicable``).
+    default_not_applicable : float
+        Share of "not applicable" answers of the other factors.
     comments_positive, comments_negative : tuple[str, ...]
-        Comments of satisfied and of dissatisfied respondents.
+        Comments of respondents satisfied with at least half of the items, and of the others.
+    respondent_sd, answer_sd : float
+        Standard deviations of the respondent's level and of each answer around it.
+    skip_share : float
+        Share of rating items skipped.
+    expectation_share, profile_share : float
+        Share of respondents answering the expectation items (then 90 % of them each), and share
+        of each profile item answered.
+    comment_share, phone_share : float
+        Share of respondents writing a comment, and of comments ending with a phone number.
+    procedure_share : float
+        Share of responses that name their procedure.
+    too_fast_share, straightlining_share : float
+        Share of respondents answering in under ``min_seconds``, and giving every rating item
+        the same answer (others straight-line by chance).
+    english_share : float
+        Share of respondents answering in English.
     """
 
     agency_fields: Mapping[str, tuple[str, ...]]
@@ -369,7 +387,7 @@ class _Generator:
             + units.counter_trend[counter] * (year_position - 0.5)
             + rng.normal(0.0, profile.respondent_sd, size=rows)
         )
-        codes = np.full((rows, self.n_columns), _SKIP_SECTION, dtype=np.int16)
+        codes = np.full((rows, self.n_columns), _SKIPPED, dtype=np.int16)
         rating = self._ratings(level, rows)
         straight = rng.random(rows) < profile.straightlining_share
         same = np.clip(np.rint(level[straight]), 1, 5).astype(np.int16)
@@ -407,7 +425,7 @@ class _Generator:
         draw = rng.random((rows, k))
         na = draw < self.factor_na[items.rating_factor][None, :]
         rating[na] = 0
-        rating[rng.random((rows, k)) < self.profile.skip_share] = _SKIP_SECTION
+        rating[rng.random((rows, k)) < self.profile.skip_share] = _SKIPPED
         return rating
 
     def _expectations(self, codes: np.ndarray, rows: int) -> None:
@@ -415,13 +433,13 @@ class _Generator:
         for position, choices in self.items.expectation:
             values = self.rng.choice(np.array(choices, dtype=np.int16), size=rows)
             keep = answered & (self.rng.random(rows) < 0.9)
-            codes[:, position] = np.where(keep, values, _SKIP_SECTION)
+            codes[:, position] = np.where(keep, values, _SKIPPED)
 
     def _profile(self, codes: np.ndarray, rows: int) -> None:
         for position, choices, weights in self.items.profile:
             values = self.rng.choice(np.array(choices, dtype=np.int16), size=rows, p=weights)
             keep = self.rng.random(rows) < self.profile.profile_share
-            codes[:, position] = np.where(keep, values, _SKIP_SECTION)
+            codes[:, position] = np.where(keep, values, _SKIPPED)
 
     def _comments(self, rating: np.ndarray, rows: int) -> list[str | None]:
         rng, profile = self.rng, self.profile

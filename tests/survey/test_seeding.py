@@ -3,6 +3,8 @@ the rows are those the write path would store, realistic for reports, and writte
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections import Counter as Tally
 from datetime import UTC, datetime, timedelta
@@ -45,7 +47,7 @@ def _stored_rows() -> list:
     ).all()
 
 
-def test_seeded_rows_are_what_the_write_path_stores(app: Flask) -> None:
+def test_seeded_rows_are_what_the_write_path_stores(app: Flask, runner) -> None:
     with app.app_context():
         seed_units()
         assert seed_responses(1500, random_seed=3, now=NOW) == 1500
@@ -106,6 +108,14 @@ def test_seeded_rows_are_what_the_write_path_stores(app: Flask) -> None:
         assert any(re.search(r"09\d\d \d{3} \d{3}", c) for c in comments)
         assert {row.Response.locale for row in rows} == {"vi", "en"}
         assert any(row.procedure_code is None for row in rows)
+    exported = runner.invoke(["export", "responses"])
+    assert exported.exit_code == 0, exported.output
+    table = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert len(table) == 1500
+    for line in table:
+        answers = {key: line[key] for key in form.item_keys if line[key] != ""}
+        assert form.validate_answers(answers) == {k: int(v) for k, v in answers.items()}
+    assert Tally(line["flags"] for line in table) == flags
 
 
 def _satisfied_share(rows: list, keep) -> float:

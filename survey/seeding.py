@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -673,10 +674,8 @@ def _sqlite_rows(
     return list(zip(*columns, strict=True))
 
 
-def _write_postgresql(
-    connection: Connection, chunk: _Chunk, units: _Units, layout: FormLayout, form: forms.Form
-) -> None:
-    data = _copy_text(chunk, units, layout, form)
+def _write_postgresql(connection: Connection, data: bytes) -> None:
+    """``COPY`` one chunk of :func:`_copy_text` into ``responses``."""
     cursor = connection.connection.driver_connection.cursor()
     with cursor.copy(f"COPY responses ({', '.join(COLUMNS)}) FROM STDIN") as copy:
         with memoryview(data) as view:
@@ -684,14 +683,12 @@ def _write_postgresql(
                 copy.write(view[start : start + (1 << 20)])
 
 
-def _write_sqlite(
-    connection: Connection, chunk: _Chunk, units: _Units, layout: FormLayout, form: forms.Form
-) -> None:
+def _write_sqlite(connection: Connection, rows: list[tuple[object, ...]]) -> None:
+    """Insert one chunk of :func:`_sqlite_rows` into ``responses``."""
     statement = (
         f"INSERT INTO responses ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
     )
-    cursor = connection.connection.driver_connection.cursor()
-    cursor.executemany(statement, _sqlite_rows(chunk, units, layout, form))
+    connection.connection.driver_connection.cursor().executemany(statement, rows)
 
 
 _SECONDARY_STRUCTURES = text(
@@ -794,30 +791,50 @@ def seed_responses(
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
     dialect = connection.dialect.name
-    write = _write_postgresql if dialect == "postgresql" else _write_sqlite
     units = _load_units(connection, profile)
-    items = _items(form, layout)
-    clock = _OfficeClock(now or datetime.now(UTC))
     generator = _Generator(
         units,
-        items,
+        _items(form, layout),
         profile,
         len(layout.item_keys),
         np.random.default_rng(random_seed),
-        clock,
+        _OfficeClock(now or datetime.now(UTC)),
         min_seconds,
     )
+    total = generator.clock.total
+    Payload = bytes | list[tuple[object, ...]]
+
+    def prepare(start: int) -> tuple[int, Payload]:
+        rows = min(chunk_rows, n - start)
+        chunk = generator.chunk(total * start / n, total * (start + rows) / n, rows)
+        if dialect == "postgresql":
+            return rows, _copy_text(chunk, units, layout, form)
+        return rows, _sqlite_rows(chunk, units, layout, form)
+
+    def write(payload: Payload) -> None:
+        if isinstance(payload, bytes):
+            _write_postgresql(connection, payload)
+        else:
+            _write_sqlite(connection, payload)
+
     if rebuild_indexes is None:
         rebuild_indexes = n >= 100_000 and count_responses(connection) == 0
     rebuilding = dialect == "postgresql" and rebuild_indexes
     written = 0
-    with _without_secondary_structures(connection) if rebuilding else nullcontext():
-        while written < n:
-            rows = min(chunk_rows, n - written)
-            begin = clock.total * written / n
-            end = clock.total * (written + rows) / n
-            chunk = generator.chunk(begin, end, rows)
-            write(connection, chunk, units, layout, form)
+    # One thread prepares the next chunk while this one is written (two chunks in memory at
+    # most): the database parses and stores a chunk while Python and numpy build the next.
+    starts = iter(range(0, n, chunk_rows))
+    with (
+        _without_secondary_structures(connection) if rebuilding else nullcontext(),
+        ThreadPoolExecutor(max_workers=1) as preparer,
+    ):
+        first = next(starts, None)
+        pending = None if first is None else preparer.submit(prepare, first)
+        while pending is not None:
+            rows, payload = pending.result()
+            start = next(starts, None)
+            pending = None if start is None else preparer.submit(prepare, start)
+            write(payload)
             written += rows
             if progress is not None:
                 progress(written)

@@ -91,7 +91,8 @@ class SeedProfile:
     default_not_applicable : float
         Share of "not applicable" answers of the other factors.
     comments_positive, comments_negative : tuple[str, ...]
-        Comments of respondents satisfied with at least half of the items, and of the others.
+        Comments of respondents satisfied with at least three quarters of the items they
+        rated, and of the others.
     respondent_sd, answer_sd : float
         Standard deviations of the respondent's level and of each answer around it.
     skip_share : float
@@ -451,7 +452,7 @@ class _Generator:
         for row in writes:
             pool = (
                 profile.comments_positive
-                if satisfied[row] * 2 >= max(valid[row], 1)
+                if satisfied[row] >= 0.75 * valid[row]
                 else profile.comments_negative
             )
             text = pool[int(rng.integers(len(pool)))]

@@ -158,6 +158,16 @@ def test_demo_data_differs_by_unit_and_over_time(app: Flask) -> None:
         assert rising[1] > rising[0] + 0.04
         months = {r.Response.submitted_at.astimezone(UTC).strftime("%Y-%m") for r in rows}
         assert len(months) == 13  # 12 months back from mid-March: March to March
+
+        def pool(row) -> str:
+            text = (row.Response.comment or "").split(" Nếu cần")[0]
+            if text in DEMO_PROFILE.comments_negative:
+                return "negative"
+            return "positive" if text in DEMO_PROFILE.comments_positive else "none"
+
+        assert {pool(r) for r in rows} == {"negative", "positive", "none"}
+        negative = _satisfied_share(rows, lambda r: pool(r) == "negative")
+        assert negative < 0.75 < _satisfied_share(rows, lambda r: pool(r) == "positive")
         share = Tally(r.Response.channel for r in rows)
         assert share["counter_qr"] > share["dossier_qr"] > share["kiosk"] > share["api"] > 0
 

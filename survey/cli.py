@@ -24,7 +24,7 @@ __all__ = ["main"]
 
 # name -> (module, attribute, help) of commands and groups that live elsewhere.
 _MOUNTED = {
-    "demo": ("survey.serving", "demo", "A demo province in SQLite with synthetic responses."),
+    "demo": ("survey.serving", "demo", "A demo province with synthetic responses."),
     "serve": ("survey.serving", "serve", "Serve the application with gunicorn."),
     "forms": ("forms.cli", "forms", "Questionnaire definitions: list, show, validate."),
     "qr": ("survey.qr_cli", "qr", "Counter and dossier QR codes, printable sheets."),

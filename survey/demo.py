@@ -1,11 +1,17 @@
-"""``sipas demo``: a realistic demo province in SQLite, served on http://127.0.0.1:5000.
+"""``sipas demo``: a realistic demo province, served on http://127.0.0.1:5000.
 
 :func:`seed_units` creates "Tỉnh Demo" (departments, district-level and commune-level people's
 committees, their one-stop counters, the 16 procedure fields of the 2019 SIPAS survey and a few
-procedures each); :func:`seed_responses` adds synthetic responses over the last 12 months with
-realistic satisfaction (about 80-90 % satisfied, varying by agency and by criterion), some
-"not applicable" answers, some skipped items and a few comments in Vietnamese. Responses are
-written with bulk inserts (thousands per second).
+procedures each); :func:`seed_responses` adds synthetic responses over the last 12 months
+(:data:`DEMO_PROFILE`: about 80-90 % satisfied; a few units clearly better or worse than the
+rest, most alike; a trend in two units; all channels; "not applicable" and skipped answers;
+comments in Vietnamese, some with a phone number; some responses flagged too fast or
+straight-lining). They are written in bulk by :mod:`survey.seeding` (``COPY`` on PostgreSQL):
+10 million responses take minutes.
+
+The database is the instance folder's SQLite file by default, or any SQLAlchemy URL
+(``--db-url``, PostgreSQL included), migrated first. A database that already holds the demo is
+reused as it is; one that holds anything else is refused.
 
 The 16th field of the 2019 survey is not named in our sources; "Hộ tịch" (civil status) stands in.
 All names are invented for the demo ("Tỉnh Demo"); procedure names follow common Vietnamese usage.
@@ -15,24 +21,48 @@ from __future__ import annotations
 
 import os
 import secrets
-import uuid
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import click
-import numpy as np
-from flask import Flask
-from sqlalchemy import func, insert, select
+from flask import Flask, current_app
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from werkzeug.security import generate_password_hash
 
-from survey import qrcodes, repository
+from survey import qrcodes, repository, seeding
 from survey.config import DEFAULT_INSTANCE_DB, SECRET_KEY_FILE
 from survey.extensions import db
 from survey.models import Agency, Counter, Field, Procedure, Response, User
-from survey.quality import format_flags, quality_flags
-from survey.submissions import Submission, content_hash
+from survey.seeding import SeedProfile
 
-__all__ = ["FIELDS", "run_demo", "seed_responses", "seed_units"]
+__all__ = [
+    "DEMO_ACCOUNTS",
+    "DEMO_AGENCY",
+    "DEMO_PROFILE",
+    "FIELDS",
+    "ensure_demo_accounts",
+    "run_demo",
+    "seed_responses",
+    "seed_units",
+]
+
+# The code of the demo province's top agency: a database that has it holds the demo.
+DEMO_AGENCY = "DEMO"
+
+# One account per role: login, role, agency (officials see only its subtree), display name.
+DEMO_ACCOUNTS: tuple[tuple[str, str, str | None, str], ...] = (
+    ("admin", "admin", None, "Quản trị viên (demo)"),
+    ("analyst", "analyst", None, "Chuyên viên Sở Nội vụ (demo)"),
+    ("official.anphu", "official", "H_AN_PHU", "Cán bộ UBND huyện An Phú (demo)"),
+    ("official.stnmt", "official", "STNMT", "Cán bộ Sở Tài nguyên và Môi trường (demo)"),
+)
+_ROLE_SCOPE = {
+    "admin": "everything, including users and settings",
+    "analyst": "every report of the province, no settings",
+}
 
 # code, Vietnamese, English (2019 survey: 16 fields, S15 in the methodology notes).
 FIELDS: tuple[tuple[str, str, str], ...] = (
@@ -54,9 +84,9 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("HO_TICH", "Hộ tịch", "Civil status"),
 )
 
-# code, name_vi, name_en, level, parent, fields served, counters, satisfaction effect.
+# code, name_vi, name_en, level, parent, fields served, counters, relative number of responses.
 _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, float], ...] = (
-    ("DEMO", "UBND Tỉnh Demo", "Demo Province People's Committee", "province", None, (), 0, 0),
+    ("DEMO", "UBND Tỉnh Demo", "Demo Province People's Committee", "province", None, (), 0, 0.0),
     (
         "STP",
         "Sở Tư pháp",
@@ -65,7 +95,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "DEMO",
         ("LLTP", "TGPL", "TU_PHAP"),
         2,
-        0.3,
+        1.0,
     ),
     (
         "STNMT",
@@ -75,7 +105,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "DEMO",
         ("DAT_DAI", "MOI_TRUONG"),
         3,
-        -0.5,
+        1.5,
     ),
     (
         "SXD",
@@ -85,7 +115,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "DEMO",
         ("XAY_DUNG", "QH_XAY_DUNG"),
         2,
-        -0.3,
+        1.0,
     ),
     (
         "SGTVT",
@@ -95,7 +125,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "DEMO",
         ("LAI_XE", "VAN_TAI"),
         2,
-        0.0,
+        1.5,
     ),
     (
         "SVHTTDL",
@@ -105,7 +135,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "DEMO",
         ("VAN_HOA_CS", "THE_THAO"),
         1,
-        0.2,
+        0.4,
     ),
     (
         "SNNPTNT",
@@ -115,7 +145,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "DEMO",
         ("TRONG_TROT", "CHAN_NUOI"),
         1,
-        0.1,
+        0.5,
     ),
     (
         "SKHDT",
@@ -125,7 +155,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "DEMO",
         ("KINH_DOANH",),
         2,
-        0.2,
+        1.0,
     ),
     (
         "SLDTBXH",
@@ -135,7 +165,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "DEMO",
         ("LDTBXH",),
         1,
-        0.0,
+        0.6,
     ),
     (
         "TP_DEMO",
@@ -145,7 +175,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "DEMO",
         ("DAT_DAI", "XAY_DUNG", "KINH_DOANH", "HO_TICH"),
         3,
-        -0.1,
+        3.0,
     ),
     (
         "H_AN_PHU",
@@ -155,7 +185,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "DEMO",
         ("DAT_DAI", "XAY_DUNG", "KINH_DOANH", "LDTBXH"),
         2,
-        0.1,
+        2.0,
     ),
     (
         "TX_BINH_MINH",
@@ -165,7 +195,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "DEMO",
         ("DAT_DAI", "XAY_DUNG", "HO_TICH"),
         2,
-        -0.2,
+        1.5,
     ),
     (
         "P_TAN_AN",
@@ -175,7 +205,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "TP_DEMO",
         ("HO_TICH", "TU_PHAP"),
         1,
-        0.4,
+        1.0,
     ),
     (
         "X_AN_HOA",
@@ -185,7 +215,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "H_AN_PHU",
         ("HO_TICH", "TU_PHAP", "LDTBXH"),
         1,
-        0.5,
+        0.8,
     ),
     (
         "X_PHU_THANH",
@@ -195,7 +225,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "H_AN_PHU",
         ("HO_TICH", "TU_PHAP"),
         1,
-        0.3,
+        0.7,
     ),
     (
         "P_BINH_MINH",
@@ -205,7 +235,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "TX_BINH_MINH",
         ("HO_TICH", "TU_PHAP"),
         1,
-        0.2,
+        0.8,
     ),
 )
 
@@ -275,28 +305,56 @@ _PROCEDURES: tuple[tuple[str, str, str, str], ...] = (
     ("HO_TICH.02", "HO_TICH", "Đăng ký kết hôn", "Marriage registration"),
 )
 
-_COMMENTS = (
+# Comments of satisfied and of dissatisfied respondents (some get a phone number appended).
+_COMMENTS_POSITIVE = (
     "Cán bộ hướng dẫn nhiệt tình, chu đáo.",
+    "Thủ tục nhanh gọn, trả kết quả đúng hẹn.",
+    "Rất hài lòng với thái độ phục vụ.",
+    "Nơi làm việc sạch sẽ, có nước uống và ghế chờ.",
+    "Được hướng dẫn một lần là hoàn thiện hồ sơ, cảm ơn cán bộ.",
+)
+_COMMENTS_NEGATIVE = (
     "Thời gian chờ đợi hơi lâu vào buổi sáng.",
     "Đề nghị bố trí thêm ghế ngồi chờ.",
-    "Thủ tục nhanh gọn, trả kết quả đúng hẹn.",
     "Cần niêm yết phí, lệ phí rõ ràng hơn.",
-    "Rất hài lòng với thái độ phục vụ.",
     "Máy lấy số thứ tự hay bị lỗi.",
+    "Phải đi lại nhiều lần mới bổ sung xong hồ sơ.",
+    "Hẹn trả kết quả nhưng đến ngày hẹn vẫn chưa có.",
     "Mong được hướng dẫn nộp hồ sơ trực tuyến.",
 )
 
-# Factor-level shifts of the latent satisfaction (feedback handling scores lowest, as usual).
-_FACTOR_EFFECT = {"e1": 0.1, "e2": -0.1, "e3": 0.3, "e4": 0.0, "e5": -0.4}
+# The response model of the demo province. Most units are alike; the Department of Natural
+# Resources and Environment and the Department of Construction are clearly worse, An Hòa commune
+# clearly better; Bình Minh town improves over the year and the Department of Transport gets
+# worse; counter 3 of the city is weaker than the city's other counters; land procedures score
+# a little lower everywhere; feedback handling (e5) scores lowest and is often not applicable.
+DEMO_PROFILE = SeedProfile(
+    agency_fields={code: served for code, *_, served, _counters, _volume in _AGENCIES},
+    agency_volume={code: volume for code, *_, volume in _AGENCIES},
+    agency_effect={"STNMT": -0.45, "SXD": -0.3, "X_AN_HOA": 0.4, "SKHDT": 0.05, "P_TAN_AN": -0.05},
+    agency_trend={"TX_BINH_MINH": 0.6, "SGTVT": -0.5},
+    field_effect={"DAT_DAI": -0.15},
+    counter_effect={"TP_DEMO-Q3": -0.4},
+    factor_effect={"e1": 0.1, "e2": -0.1, "e3": 0.3, "e4": 0.0, "e5": -0.4},
+    not_applicable={"e5": 0.14},
+    comments_positive=_COMMENTS_POSITIVE,
+    comments_negative=_COMMENTS_NEGATIVE,
+)
 
 
 def seed_units() -> dict[str, int]:
-    """Create the demo province's agencies, fields, counters and procedures (app context)."""
+    """Create the demo province's agencies, fields, counters and procedures (app context).
+
+    Returns
+    -------
+    dict
+        How many ``agencies``, ``fields``, ``counters`` and ``procedures`` were created.
+    """
     fields = {code: Field(code=code, name_vi=vi, name_en=en) for code, vi, en in FIELDS}
     db.session.add_all(fields.values())
     agencies: dict[str, Agency] = {}
     n_counters = 0
-    for code, vi, en, level, parent, served, counters, _effect in _AGENCIES:
+    for code, vi, en, level, parent, served, counters, _volume in _AGENCIES:
         agency = Agency(code=code, name_vi=vi, name_en=en, level=level)
         agency.parent = agencies[parent] if parent else None
         agencies[code] = agency
@@ -326,125 +384,51 @@ def seed_units() -> dict[str, int]:
     }
 
 
-def _answers(
-    rng: np.random.Generator, form, level: float, item_factor: dict[str, str]
-) -> dict[str, int]:
-    answers: dict[str, int] = {}
-    for item in form.rating_items:
-        draw = rng.random()
-        if draw < 0.02:
-            continue  # skipped
-        factor = item_factor[item.key]
-        if draw < (0.14 if factor == "e5" else 0.04):
-            answers[item.key] = 0  # not applicable
-            continue
-        latent = level + _FACTOR_EFFECT[factor] + rng.normal(0, 0.55)
-        answers[item.key] = int(np.clip(np.rint(latent), 1, 5))
-    if rng.random() < 0.6:
-        for item in form.expectation_items:
-            if rng.random() < 0.9:
-                answers[item.key] = int(rng.integers(1, 4))
-    for item in form.profile_items:
-        if rng.random() < 0.9:
-            codes = sorted(item.codes)
-            weights = np.ones(len(codes))
-            if item.key == "ethnicity":
-                weights = np.array([0.88, 0.12])
-            answers[item.key] = int(rng.choice(codes, p=weights / weights.sum()))
-    return answers
+def seed_responses(
+    n: int,
+    *,
+    random_seed: int = 2024,
+    now: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Add ``n`` synthetic ``sipas-counter`` responses over the 12 months before ``now``.
 
+    In the app context, after :func:`seed_units`; the rows follow :data:`DEMO_PROFILE` and are
+    written in bulk by :func:`survey.seeding.seed_responses` (``COPY`` on PostgreSQL), in one
+    transaction.
 
-def seed_responses(n: int, *, random_seed: int = 2024, now: datetime | None = None) -> int:
-    """Add ``n`` synthetic responses over the 12 months before ``now`` (bulk inserts)."""
-    rng = np.random.default_rng(random_seed)
+    Returns
+    -------
+    int
+        The number of responses added.
+    """
     form = repository.load_form("sipas-counter")
-    item_factor = {key: f.key for f in form.factors for key in f.item_keys}
     layout = repository.record_form_version(form)
-    now = now or datetime.now(UTC)
-    agency_effect = {row[0]: row[7] for row in _AGENCIES}
-    counters = db.session.execute(
-        select(Counter.id, Counter.code, Agency.id, Agency.code, Counter.field_id, Field.code)
-        .join(Agency, Counter.agency_id == Agency.id)
-        .outerjoin(Field, Counter.field_id == Field.id)
-        .order_by(Counter.code)
-    ).all()
-    if not counters:
-        raise ValueError("seed the units first (no counters)")
-    field_ids = dict(db.session.execute(select(Field.code, Field.id)).all())
-    served = {row[0]: row[5] for row in _AGENCIES}
-    offsets = np.sort(rng.uniform(0, 365 * 24 * 3600, size=n))[::-1]
-    rows = []
-    for offset in offsets:
-        counter_id, counter_code, agency_id, agency_code, field_id, field_code = counters[
-            int(rng.integers(len(counters)))
-        ]
-        if field_code is None:
-            field_code = str(rng.choice(served.get(agency_code) or [FIELDS[0][0]]))
-            field_id = field_ids[field_code]
-        submitted_at = now - timedelta(seconds=float(offset))
-        started_at = submitted_at - timedelta(seconds=float(rng.gamma(4.0, 30.0)))
-        level = 4.3 + agency_effect.get(agency_code, 0.0) + rng.normal(0, 0.45)
-        answers = _answers(rng, form, level, item_factor)
-        comment = str(rng.choice(_COMMENTS)) if rng.random() < 0.06 else None
-        channel = str(rng.choice(["counter_qr", "dossier_qr", "kiosk"], p=[0.6, 0.25, 0.15]))
-        sub = Submission(
-            uuid=uuid.UUID(bytes=rng.bytes(16), version=4),
-            form_id=form.id,
-            form_version=form.version,
-            answers=answers,
-            comment=comment,
-            counter_code=counter_code,
-            field_code=field_code,
-            channel=channel,
-            started_at=started_at,
-        )
-        rating = {i.key: answers[i.key] for i in form.rating_items if i.key in answers}
-        flags = quality_flags(
-            rating,
-            started_at=started_at,
-            submitted_at=submitted_at,
-            min_seconds=15,
-            honeypot=None,
-        )
-        rows.append(
-            {
-                "uuid": sub.uuid,
-                "form_version_id": layout.id,
-                "form_id": form.id,
-                "form_version": form.version,
-                "submitted_at": submitted_at,
-                "started_at": started_at,
-                "agency_id": agency_id,
-                "counter_id": counter_id,
-                "field_id": field_id,
-                "procedure_id": None,
-                "channel": channel,
-                "flags": format_flags(flags),
-                "comment": comment,
-                "locale": "vi" if rng.random() < 0.95 else "en",
-                "content_hash": content_hash(
-                    sub, answers, agency_code=agency_code, field_code=field_code
-                ),
-                "token_id": None,
-                "dossier_hash": None,
-                "answer_codes": layout.encode(answers),
-            }
-        )
-    if rows:
-        db.session.execute(insert(Response), rows)
+    written = seeding.seed_responses(
+        db.session.connection(),
+        n,
+        form=form,
+        layout=layout,
+        profile=DEMO_PROFILE,
+        random_seed=random_seed,
+        now=now,
+        min_seconds=float(current_app.config["SIPAS_MIN_SECONDS"]),
+        progress=progress,
+    )
     db.session.commit()
-    return len(rows)
+    return written
 
 
-def _demo_app(database: Path) -> Flask:
-    """The app on the demo database; its secret key is kept next to the database so that dossier
-    QR codes printed earlier stay valid and the other commands find it (unless SIPAS_SECRET_KEY
-    is set)."""
+def _demo_app(url: str, secret_dir: Path) -> Flask:
+    """The app on the demo database; its secret key is kept in ``secret_dir`` (next to a SQLite
+    database, else the instance folder) so that dossier QR codes printed earlier stay valid and
+    the other commands find it (unless SIPAS_SECRET_KEY is set)."""
     from survey import create_app
 
-    config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"}
+    config = {"SQLALCHEMY_DATABASE_URI": url}
     if not os.environ.get("SIPAS_SECRET_KEY"):
-        secret_file = database.parent / SECRET_KEY_FILE
+        secret_dir.mkdir(parents=True, exist_ok=True)
+        secret_file = secret_dir / SECRET_KEY_FILE
         if not secret_file.exists():
             secret_file.write_text(secrets.token_hex(32), encoding="utf-8")
             secret_file.chmod(0o600)
@@ -452,49 +436,196 @@ def _demo_app(database: Path) -> Flask:
     return create_app(config)
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (``None`` for other databases and in-memory SQLite)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _demo_state() -> tuple[str, int]:
+    """``("empty" | "demo" | "other", number of responses)`` of the app's database."""
+    responses = db.session.scalar(select(func.count()).select_from(Response)) or 0
+    if db.session.scalar(select(Agency.id).where(Agency.code == DEMO_AGENCY)) is not None:
+        return "demo", responses
+    units = db.session.scalar(select(func.count()).select_from(Agency)) or 0
+    users = db.session.scalar(select(func.count()).select_from(User)) or 0
+    return ("empty" if units + users + responses == 0 else "other"), responses
+
+
 def run_demo(
     *,
     host: str,
     port: int,
     n_responses: int,
-    database: Path | None,
-    fresh: bool,
-    serve: bool,
-    random_seed: int,
+    database: Path | None = None,
+    db_url: str | None = None,
+    fresh: bool = False,
+    serve: bool = True,
+    random_seed: int = 2024,
+    reset_logins: bool = False,
 ) -> Flask:
-    """Create (or reuse) the demo database, seed it, print how to use it, optionally serve."""
+    """Create (or reuse) the demo database, seed it, print how to use it, optionally serve.
+
+    Parameters
+    ----------
+    host, port : str, int
+        Where the server listens (and the base of the printed URLs).
+    n_responses : int
+        Responses to seed into a new demo database.
+    database : Path, optional
+        A SQLite file (default: the instance folder's ``sipas.db``, which every other command
+        uses without configuration).
+    db_url : str, optional
+        Any SQLAlchemy URL instead (e.g. ``postgresql+psycopg://user@host/db``); it is migrated
+        to the newest schema first.
+    fresh : bool
+        Delete the SQLite file first (not available for other databases).
+    serve : bool
+        Serve the app with gunicorn after seeding.
+    random_seed : int
+        Seed of the synthetic responses.
+    reset_logins : bool
+        Give the existing demo accounts new passwords (:func:`ensure_demo_accounts`).
+
+    Raises
+    ------
+    click.UsageError
+        Both ``database`` and ``db_url``, or ``fresh`` with a database that is not a file.
+    click.ClickException
+        The database holds data other than the demo province (nothing is written to it).
+    """
     from survey.migrations import upgrade
 
-    if database is None:
+    if database is not None and db_url is not None:
+        raise click.UsageError("give either --database or --db-url, not both")
+    reset_command = "sipas demo --reset-logins"
+    if database is not None:
+        reset_command += f" --database {database}"
+    elif db_url is not None:
+        reset_command += f" --db-url {make_url(db_url).render_as_string(hide_password=True)}"
+    if db_url is None:
         # The default database of every other command, so that `sipas export responses` (and
         # the rest) see the demo's data without configuration.
-        database = Path(Flask("survey").instance_path) / DEFAULT_INSTANCE_DB
-    database = database.resolve()
-    database.parent.mkdir(parents=True, exist_ok=True)
+        database = database or Path(Flask("survey").instance_path) / DEFAULT_INSTANCE_DB
+        db_url = f"sqlite:///{database.resolve()}"
+    sqlite_file = _sqlite_file(db_url)
     if fresh:
+        if sqlite_file is None:
+            raise click.UsageError("--fresh deletes a SQLite file; empty the database yourself")
         for suffix in ("", "-wal", "-shm"):
-            Path(f"{database}{suffix}").unlink(missing_ok=True)
-    upgrade(f"sqlite:///{database}")
-    app = _demo_app(database)
+            Path(f"{sqlite_file}{suffix}").unlink(missing_ok=True)
+    if sqlite_file is not None:
+        sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+    shown = make_url(db_url).render_as_string(hide_password=True)
+    upgrade(db_url)
+    secret_dir = sqlite_file.parent if sqlite_file else Path(Flask("survey").instance_path)
+    app = _demo_app(db_url, secret_dir)
     base_url = f"http://{host}:{port}"
-    with app.app_context():
-        if db.session.scalar(select(func.count()).select_from(Agency)):
-            click.echo(f"Using the existing demo database {database} (--fresh to start over).")
-        else:
-            seeded = seed_units()
-            click.echo("Seeded Tỉnh Demo: " + ", ".join(f"{v} {k}" for k, v in seeded.items()))
-            click.echo(f"Added {seed_responses(n_responses, random_seed=random_seed)} responses.")
-            _create_admin(secrets.token_urlsafe(9))
-        _print_urls(base_url, repository.list_counters(active_only=True))
+    try:
+        with app.app_context():
+            _seed_or_reuse(shown, n_responses, random_seed)
+            passwords = ensure_demo_accounts(reset=reset_logins)
+            _print_urls(base_url, repository.list_counters(active_only=True))
+            _print_accounts(base_url, passwords, reset_command)
+    finally:
+        with app.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()  # the server's workers open their own connections
     if serve:
         _serve(app, host, port)
     return app
 
 
-def _create_admin(password: str) -> None:
-    if db.session.scalar(select(User.id).where(User.username == "admin")) is None:
-        repository.create_user("admin", password, role="admin", display_name="Quản trị viên (demo)")
-        click.echo(f"Admin login: admin / {password}")
+def _seed_or_reuse(shown: str, n_responses: int, random_seed: int) -> None:
+    """Seed an empty database, or reuse one that holds the demo (app context)."""
+    state, stored = _demo_state()
+    if state == "other":
+        raise click.ClickException(
+            f"the database {shown} already holds units, accounts or responses that are not "
+            "the demo province's; sipas demo seeds only an empty database (nothing written)"
+        )
+    if state == "empty":
+        seeded = seed_units()
+        click.echo("Seeded Tỉnh Demo: " + ", ".join(f"{v} {k}" for k, v in seeded.items()))
+    if stored == 0 and n_responses > 0:
+        _seed_timed(n_responses, random_seed)
+    elif state == "demo":
+        click.echo(
+            f"Using the existing demo database {shown} ({stored} responses; "
+            "start from an empty database, or --fresh for a SQLite file, to seed anew)."
+        )
+
+
+def _seed_timed(n: int, random_seed: int) -> None:
+    """Seed ``n`` responses, saying how far it got every tenth of a large ``n``."""
+    step = n // 10 if n >= 1_000_000 else n + 1
+    reported = [0]
+
+    def progress(done: int) -> None:
+        if done // step > reported[0]:
+            reported[0] = done // step
+            click.echo(f"  {done:,} of {n:,} responses written", err=True)
+
+    start = time.perf_counter()
+    added = seed_responses(n, random_seed=random_seed, progress=progress)
+    click.echo(f"Added {added} responses ({time.perf_counter() - start:.1f} s).")
+
+
+def ensure_demo_accounts(*, reset: bool = False) -> dict[str, str | None]:
+    """Create the missing :data:`DEMO_ACCOUNTS` (app context, after :func:`seed_units`).
+
+    Parameters
+    ----------
+    reset : bool
+        Also give the existing demo accounts a new password (and their demo role, agency and
+        active state back); their open sessions end.
+
+    Returns
+    -------
+    dict
+        ``{login: password}`` for every demo account, ``None`` as the password of an account
+        kept as it was (only a hash of a password is stored).
+    """
+    passwords: dict[str, str | None] = {}
+    for login, role, agency_code, display_name in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(9)
+        user = db.session.scalar(select(User).where(User.username == login))
+        if user is None:
+            repository.create_user(
+                login, password, role=role, display_name=display_name, agency_code=agency_code
+            )
+        elif reset:
+            user.password_hash = generate_password_hash(password)
+            user.role, user.active = role, True
+            user.agency = repository.get_agency(agency_code) if agency_code else None
+            user.session_epoch = (user.session_epoch or 0) + 1
+            db.session.commit()
+        else:
+            password = None
+        passwords[login] = password
+    return passwords
+
+
+def _print_accounts(base_url: str, passwords: dict[str, str | None], reset_command: str) -> None:
+    click.echo(f"Sign in at {base_url}/login with a demo account:")
+    names = {a.code: a.name_vi for a in repository.list_agencies()}
+    for login, role, agency_code, _display_name in DEMO_ACCOUNTS:
+        password = passwords.get(login)
+        scope = (
+            f"reports of {names.get(agency_code, agency_code)} and the units under it only"
+            if agency_code
+            else _ROLE_SCOPE[role]
+        )
+        shown = f"password {password}" if password else "password as set before"
+        click.echo(f"  {login:<16} {shown:<28} {role}: {scope}")
+    if None in passwords.values():
+        click.echo(
+            "Passwords are shown only when they are set (only their hashes are stored); "
+            f"`{reset_command}` sets new ones and prints them."
+        )
 
 
 def _print_urls(base_url: str, counters: Sequence[Counter]) -> None:

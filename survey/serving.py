@@ -45,21 +45,40 @@ SERVE_BACKLOG = 2048
 @click.command()
 @click.option("--port", default=5000, show_default=True, help="Port to serve on.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
-@click.option("--responses", "n_responses", default=5000, show_default=True)
+@click.option(
+    "--responses",
+    "n_responses",
+    type=click.IntRange(min=0),
+    default=5000,
+    show_default=True,
+    help="Responses to seed into a new demo database.",
+)
 @click.option("--database", type=click.Path(dir_okay=False, path_type=Path), help="SQLite file.")
-@click.option("--fresh", is_flag=True, help="Delete the demo database first.")
+@click.option(
+    "--db-url",
+    help="Any database instead of a SQLite file (a SQLAlchemy URL, e.g. "
+    "postgresql+psycopg://user@host/dbname); migrated first. It must be empty or hold the demo.",
+)
+@click.option("--fresh", is_flag=True, help="Delete the demo's SQLite file first.")
 @click.option("--no-serve", is_flag=True, help="Seed only; do not start the server.")
 @click.option("--seed", "random_seed", default=2024, show_default=True, help="Random seed.")
+@click.option(
+    "--reset-logins",
+    is_flag=True,
+    help="Give the demo accounts new passwords and print them (existing sessions end).",
+)
 def demo(
     port: int,
     host: str,
     n_responses: int,
     database: Path | None,
+    db_url: str | None,
     fresh: bool,
     no_serve: bool,
     random_seed: int,
+    reset_logins: bool,
 ) -> None:
-    """Create a demo province in SQLite with synthetic responses, then serve it."""
+    """Create a demo province with synthetic responses (SQLite by default), then serve it."""
     from survey.demo import run_demo
 
     run_demo(
@@ -67,9 +86,11 @@ def demo(
         port=port,
         n_responses=n_responses,
         database=database,
+        db_url=db_url,
         fresh=fresh,
         serve=not no_serve,
         random_seed=random_seed,
+        reset_logins=reset_logins,
     )
 
 

@@ -216,7 +216,7 @@ def test_poststratified_weights_join_in_sql(app, seeded) -> None:
 
 
 def test_fixed_cell_weights_without_calibration(app, seeded) -> None:
-    factor = {"counter_qr": 1.0, "dossier_qr": 2.5, "kiosk": 4.0}
+    factor = {"counter_qr": 1.0, "dossier_qr": 2.5, "kiosk": 4.0, "api": 3.0, "portal": 1.5}
     weights = CellWeights(("channel",), factor)
     data = seeded.assign(weight=seeded["channel"].map(factor))
     design = Design(weight="weight", strata="agency_code", psu="counter_code", lonely_psu="remove")
@@ -229,7 +229,9 @@ def test_fixed_cell_weights_without_calibration(app, seeded) -> None:
 
 
 def test_unmatched_cells_are_named(app, seeded) -> None:
-    weights = CellWeights(("channel",), {"counter_qr": 1.0, "kiosk": 2.0})
+    weights = CellWeights(
+        ("channel",), {"counter_qr": 1.0, "kiosk": 2.0, "api": 1.0, "portal": 1.0}
+    )
     missing = int((seeded["channel"] == "dossier_qr").sum())
     with app.app_context():
         form = load_form("sipas-counter")

@@ -290,3 +290,5 @@ class ApiKey(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # The agency whose subtree the key may read; None = every agency.
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+
+    agency: Mapped[Agency | None] = relationship()

@@ -197,52 +197,169 @@ def export_responses_command(
 # --- accounts ----------------------------------------------------------------------------------
 
 
+def _read_password(from_stdin: bool, given: str | None) -> str:
+    """The password: one line of standard input, the ``--password`` value, or a hidden prompt."""
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise click.ClickException("--password-stdin: standard input is empty")
+        return line.rstrip("\r\n")
+    if given is not None:
+        return given
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+_PASSWORD_STDIN = click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts).",
+)
+_PASSWORD = click.option(
+    "--password",
+    help="The password (visible in the shell history: prefer the prompt or --password-stdin).",
+)
+
+
 @main.group()
 def users() -> None:
-    """Officials' accounts."""
+    """Accounts of administrators, analysts and officials."""
 
 
 @users.command("create")
-@click.argument("username")
-@click.option("--role", type=click.Choice(["admin", "analyst", "official"]), default="official")
-@click.option("--display-name", default="", help="Name shown on the admin pages.")
-@click.option("--agency", "agency_code", help="Restrict the account to one agency.")
-@click.password_option(help="Password (prompted when omitted).")
+@click.argument("login")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "analyst", "official"]),
+    required=True,
+    help="admin: everything; analyst: every report; official: one agency's reports.",
+)
+@click.option("--agency", "agency_code", help="The official's agency (required for officials).")
+@click.option("--display-name", default="", help="Name shown on the pages.")
+@_PASSWORD_STDIN
+@_PASSWORD
 def users_create(
-    username: str, role: str, display_name: str, agency_code: str | None, password: str
+    login: str,
+    role: str,
+    agency_code: str | None,
+    display_name: str,
+    password_stdin: bool,
+    password: str | None,
 ) -> None:
-    """Create an account for an official."""
+    """Create the account LOGIN (the password is prompted for unless given)."""
     from survey.repository import AccountError, create_user
 
+    secret = _read_password(password_stdin, password)
     with _app_context():
         try:
-            create_user(
-                username,
-                password,
-                role=role,
-                display_name=display_name,
-                agency_code=agency_code,
+            user = create_user(
+                login, secret, role=role, display_name=display_name, agency_code=agency_code
             )
         except AccountError as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(f"User {username!r} created with role {role}.")
+        where = f" for agency {user.agency.code}" if user.agency else ""
+        click.echo(f"User {user.username!r} created with role {role}{where}.")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List every account: login, role, agency, active."""
+    from survey.repository import list_users
+
+    with _app_context():
+        rows = [
+            (u.username, u.role, u.agency.code if u.agency else "-", "yes" if u.active else "no")
+            for u in list_users()
+        ]
+    _echo_table(("login", "role", "agency", "active"), rows)
+
+
+@users.command("set-password")
+@click.argument("login")
+@_PASSWORD_STDIN
+@_PASSWORD
+def users_set_password(login: str, password_stdin: bool, password: str | None) -> None:
+    """Give LOGIN a new password; every session of the account ends."""
+    from survey.repository import AccountError, set_password
+
+    secret = _read_password(password_stdin, password)
+    with _app_context():
+        try:
+            set_password(login, secret)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"New password set for {login!r}; its sessions have ended.")
+
+
+@users.command("disable")
+@click.argument("login")
+def users_disable(login: str) -> None:
+    """Disable LOGIN: it can no longer sign in, and its sessions end."""
+    from survey.repository import AccountError, disable_user
+
+    with _app_context():
+        try:
+            disable_user(login)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"User {login!r} disabled; its sessions have ended.")
+
+
+def _echo_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Print rows in aligned columns under a header."""
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
 @main.group()
 def apikeys() -> None:
-    """Keys for the read-back API (the national portal)."""
+    """Keys for the read-back API (the national portal), optionally limited to one agency."""
 
 
 @apikeys.command("create")
 @click.argument("name")
-def apikeys_create(name: str) -> None:
+@click.option("--agency", "agency_code", help="Let the key read only this agency's subtree.")
+def apikeys_create(name: str, agency_code: str | None) -> None:
     """Create an API key for NAME and print it (it is shown only once)."""
     from survey.repository import AccountError, create_api_key
 
     with _app_context():
         try:
-            key = create_api_key(name)
+            key = create_api_key(name, agency_code=agency_code)
         except AccountError as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(key)
     click.echo("Store this key now: only its hash is kept.", err=True)
+
+
+@apikeys.command("list")
+def apikeys_list() -> None:
+    """List API keys: id, name, agency scope, created, active (never the keys themselves)."""
+    from survey.repository import list_api_keys
+
+    with _app_context():
+        rows = [
+            (
+                str(k.id),
+                k.name,
+                k.agency.code if k.agency else "(all)",
+                k.created_at.strftime("%Y-%m-%d"),
+                "yes" if k.active else "revoked",
+            )
+            for k in list_api_keys()
+        ]
+    _echo_table(("id", "name", "agency", "created", "active"), rows)
+
+
+@apikeys.command("revoke")
+@click.argument("name_or_id")
+def apikeys_revoke(name_or_id: str) -> None:
+    """Revoke the API key with this id (see 'apikeys list') or this name."""
+    from survey.repository import AccountError, revoke_api_key
+
+    with _app_context():
+        try:
+            key = revoke_api_key(name_or_id)
+        except AccountError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"API key {key.id} ({key.name}) revoked.")

@@ -299,6 +299,7 @@ class ApiKey(Base):
     # The agency whose subtree the key may read; None = every agency.
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
 
+    agency: Mapped[Agency | None] = relationship()
 
 # The summary of sufficient statistics (survey.statistics.summary). One row per
 # (form, month, agency, counter, field, procedure, channel, form version, flags, item, answer)

@@ -15,7 +15,20 @@ Modules, by topic:
 - :mod:`~survey.repository.errors`: why a submission is refused (stable codes).
 """
 
-from survey.repository.accounts import AccountError, create_api_key, create_user, verify_api_key
+from survey.repository.accounts import (
+    AccountError,
+    ApiKeyAccess,
+    api_key_access,
+    create_api_key,
+    create_user,
+    disable_user,
+    get_user,
+    list_api_keys,
+    list_users,
+    revoke_api_key,
+    set_password,
+    verify_api_key,
+)
 from survey.repository.catalogue import (
     get_agency,
     get_counter,
@@ -51,6 +64,7 @@ from survey.repository.units import UNIT_CACHE_SECONDS, clear_caches
 __all__ = [
     "UNIT_CACHE_SECONDS",
     "AccountError",
+    "ApiKeyAccess",
     "ConflictingResubmission",
     "FormLayout",
     "InvalidAnswers",
@@ -66,8 +80,15 @@ __all__ = [
     "WrongFormVersion",
     "decode_answers",
     "clear_caches",
+    "api_key_access",
     "create_api_key",
     "create_user",
+    "disable_user",
+    "get_user",
+    "list_api_keys",
+    "list_users",
+    "revoke_api_key",
+    "set_password",
     "get_agency",
     "get_counter",
     "get_field",

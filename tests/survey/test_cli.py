@@ -39,11 +39,25 @@ def test_users_create(app, runner):
         assert user.role == "admin" and user.is_active
         assert check_password_hash(user.password_hash, "mật-khẩu-dài")
         assert "mật-khẩu-dài" not in user.password_hash
-    again = runner.invoke(["users", "create", "lan", "--password", "another-password"])
+    again = runner.invoke(
+        ["users", "create", "lan", "--role", "analyst", "--password", "another-password"]
+    )
     assert again.exit_code == 1 and "already exists" in again.output
-    short = runner.invoke(["users", "create", "minh", "--password", "short"])
+    short = runner.invoke(["users", "create", "minh", "--role", "analyst", "--password", "short"])
     assert short.exit_code == 1 and "at least 8" in short.output
-    unknown = runner.invoke(["users", "create", "an", "--password", "long-enough", "--agency", "X"])
+    unknown = runner.invoke(
+        [
+            "users",
+            "create",
+            "an",
+            "--role",
+            "official",
+            "--password",
+            "long-enough",
+            "--agency",
+            "X",
+        ]
+    )
     assert unknown.exit_code == 1 and "unknown agency 'X'" in unknown.output
 
 

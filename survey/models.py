@@ -301,6 +301,7 @@ class ApiKey(Base):
 
     agency: Mapped[Agency | None] = relationship()
 
+
 # The summary of sufficient statistics (survey.statistics.summary). One row per
 # (form, month, agency, counter, field, procedure, channel, form version, flags, item, answer)
 # with the number of responses; 0 stands for "no counter / field / procedure" so that the

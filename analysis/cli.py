@@ -254,6 +254,8 @@ def analyze(
     khoảng tin cậy.
     """
     check_out(out)
+    if frame is None and frame_method != "poststratify":
+        raise click.UsageError("--frame-method needs --frame")
     if not 0 < confidence < 1:
         raise click.UsageError("--level must be between 0 and 1, e.g. 0.95")
     standings = rank or par_rule is not None

@@ -9,7 +9,8 @@ table), :mod:`analysis.estimators` (domain ratios), :mod:`analysis.variance` (li
 :mod:`analysis.intervals`, :mod:`analysis.reliability`, :mod:`analysis.indices` (the SIPAS
 indices), :mod:`analysis.descriptive` (mean scores, shares), :mod:`analysis.compare`,
 :mod:`analysis.results`, :mod:`analysis.funnel` (funnel-plot limits),
-:mod:`analysis.drivers` (key drivers), :mod:`analysis.standings`; weights are in
+:mod:`analysis.drivers` (key drivers), :mod:`analysis.standings`, :mod:`analysis.output`
+(writing result tables); weights are in
 :mod:`analysis.weighting`; :mod:`analysis.tabulate` (vectorised count-table sums) and
 :mod:`analysis.exports` (reading the wide export).
 """

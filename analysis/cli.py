@@ -20,9 +20,7 @@ write one row per unit instead (:func:`analysis.standings.unit_standings`).
 
 from __future__ import annotations
 
-import sys
-import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, get_args
 
@@ -36,27 +34,16 @@ from analysis.errors import AnalysisError
 from analysis.exports import read_export as _read
 from analysis.frames import period_of
 from analysis.indices import CIMethod, DeffKind, satisfaction_indices
-from analysis.intervals import ci_notes
+from analysis.output import check_out, help_epilog, run_notes, weighting_note, write_table
 from analysis.par_index import ScoringError, load_rule
 from analysis.ranking import RankingError
-from analysis.reliability import explanations
-from analysis.spreadsheets import write_csv, write_xlsx
 from analysis.standings import unit_standings
 
-__all__ = [
-    "analyze",
-    "check_out",
-    "indices_by_groupings",
-    "read_export",
-    "resolve_by",
-    "stack_groupings",
-    "write_table",
-]
+__all__ = ["analyze", "indices_by_groupings", "read_export", "resolve_by", "stack_groupings"]
 
 PERIOD_GRANULARITIES = ("month", "quarter", "year")
 ALL_GROUPS = "(all)"
 FRAME_METHODS = ("poststratify", "rake")
-OUTPUT_REFUSED = (".xlsm", ".xls", ".ods", ".parquet", ".json")
 
 
 def read_export(
@@ -153,50 +140,7 @@ def _load_form(spec: str) -> Any:
         raise click.UsageError(f"--form {spec}: {exc}") from None
 
 
-def _help_epilog() -> str:
-    """``sipas analyze --help``'s explanation of the output columns, flags and notes."""
-    reliability = explanations()
-    lines = [
-        "\b",
-        "Output (one row per group x indicator): group columns, level (criterion, factor,",
-        "aspect, sipas), indicator, estimate, se, ci_low, ci_high (0-100), n (valid answers;",
-        "respondents for an index), n_eff (effective sample size n* = min(n, sigma2/V) on the",
-        "with-replacement SRS variance), deff (V over the SRS variance, see --deff), df,",
-        "suppressed, suppression_reason, flags, ci_method (method used), ci_note, version.",
-        "Rows are never dropped: suppressed rows say why (NCHS 2017 presentation standard).",
-        "",
-        "\b",
-        "suppression_reason:",
-        *_explained(reliability["suppression_reason"]),
-        "",
-        "\b",
-        "flags (';'-separated, the row is shown):",
-        *_explained(reliability["flags"]),
-        "",
-        "\b",
-        "ci_note:",
-        *_explained(ci_notes()),
-        "",
-        "\b",
-        "--rank and/or --par RULE write one row per unit instead (one --by with one column):",
-        "  the unit, level, indicator, estimate, se, ci_low, ci_high, n, n_eff, suppressed;",
-        "  rank, rank_low, rank_high, of (and mean_rank, p_best with --rank-method",
-        "  monte_carlo); par_points, par_max_points, par_rule, par_detail, points_<indicator>.",
-        "",
-        "Guide: docs/analysis.md.",
-    ]
-    return "\n".join(lines)
-
-
-def _explained(meanings: dict[str, str]) -> list[str]:
-    lines = []
-    for text, meaning in meanings.items():
-        lines.append(f"  {text}")
-        lines += textwrap.wrap(meaning, width=84, initial_indent=" " * 6, subsequent_indent=" " * 6)
-    return lines
-
-
-@click.command("analyze", epilog=_help_epilog())
+@click.command("analyze", epilog=help_epilog())
 @click.argument("responses", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--form", "form_spec", required=True, help="Form id (id@version) or TOML file.")
 @click.option(
@@ -310,6 +254,8 @@ def analyze(
     khoảng tin cậy.
     """
     check_out(out)
+    if frame is None and frame_method != "poststratify":
+        raise click.UsageError("--frame-method needs --frame")
     if not 0 < confidence < 1:
         raise click.UsageError("--level must be between 0 and 1, e.g. 0.95")
     standings = rank or par_rule is not None
@@ -373,7 +319,7 @@ def analyze(
         form=form,
         by_specs=by_specs,
         design=design,
-        weighting=_weighting_note(weight_column, frame, frame_method),
+        weighting=weighting_note(weight_column, frame, frame_method),
         settings=settings,
     )
     where = write_table(table, out, notes=notes)
@@ -383,110 +329,6 @@ def analyze(
         f"index version {index_version})",
         err=out == "-",
     )
-
-
-def check_out(out: str) -> None:
-    """Refuse an ``--out`` whose extension promises a format these commands do not write.
-
-    Raises
-    ------
-    click.UsageError
-        ``--out result.parquet`` and the like (CSV, ``.xlsx`` and ``-`` are written).
-    """
-    suffix = Path(out).suffix.lower()
-    if out != "-" and suffix in OUTPUT_REFUSED:
-        raise click.UsageError(
-            f"--out {out}: {suffix} output is not available; write .xlsx, .csv, or - for CSV "
-            "on standard output."
-        )
-
-
-RESULT_NUMBER_FORMATS: dict[str, str] = {
-    "estimate": "0.000",
-    "se": "0.0000",
-    "ci_low": "0.000",
-    "ci_high": "0.000",
-    "n_eff": "0.0",
-    "deff": "0.00",
-    "df": "0",
-    "mean_rank": "0.0",
-    "p_best": "0.000",
-    "par_points": "0.00",
-}
-"""Excel number formats of the result columns (the stored values keep full precision)."""
-
-
-def write_table(table: pd.DataFrame, out: str, *, notes: Mapping[str, str] | None = None) -> str:
-    """Write a result table: CSV on standard output for ``-``, XLSX for ``.xlsx``, else CSV.
-
-    Every format neutralises text cells (:mod:`analysis.spreadsheets`). The workbook has one
-    sheet ``indices`` with rounded display formats (:data:`RESULT_NUMBER_FORMATS`) and, when
-    ``notes`` is given, a ``Notes`` sheet. Files keep full precision.
-
-    Returns
-    -------
-    str
-        Where it went, for the summary message.
-    """
-    if out == "-":
-        write_csv(table, sys.stdout)
-        sys.stdout.flush()
-        return "standard output"
-    if Path(out).suffix.lower() == ".xlsx":
-        formats = {**RESULT_NUMBER_FORMATS}
-        formats.update(
-            {f"points_{c[7:]}": "0.00" for c in table.columns if c.startswith("points_")}
-        )
-        write_xlsx({"indices": table}, out, notes=notes, number_formats=formats)
-    else:
-        write_csv(table, out)
-    return out
-
-
-def run_notes(
-    *,
-    source: str,
-    form: Any,
-    by_specs: Sequence[str],
-    design: Design,
-    weighting: str,
-    settings: Mapping[str, Any],
-) -> dict[str, str]:
-    """The ``Notes`` sheet of an XLSX result: what was computed, how, and what flags mean."""
-    notes = {
-        "source": source,
-        "form": str(form.id),
-        "form version": str(form.version),
-        "groupings": "; ".join(by_specs) or "(all)",
-        "design": (
-            f"strata={design.strata or 'none'}, PSU={design.psu or 'each response'}, "
-            f"fpc={design.fpc or 'none'}, lonely PSU={design.lonely_psu}, df={design.df}"
-        ),
-        "weighting": weighting,
-        "index version": str(settings["version"]),
-        "confidence interval": f"{settings['ci']} at {100 * float(settings['confidence']):g}%",
-        "design effect": f"deff={settings['deff']}",
-        "reliability rule": (
-            "NCHS Data Presentation Standard for Proportions (2017): n_eff = min(n, "
-            "sigma2/V) on the with-replacement SRS variance"
-        ),
-    }
-    reliability = explanations()
-    for column, meanings in (
-        ("suppression_reason", reliability["suppression_reason"]),
-        ("flags", reliability["flags"]),
-        ("ci_note", ci_notes()),
-    ):
-        for text, meaning in meanings.items():
-            notes[f"{column}: {text}"] = meaning
-    return notes
-
-
-def _weighting_note(weight: str | None, frame: Path | None, method: str) -> str:
-    if frame is None:
-        return f"weights from column {weight} (fixed)" if weight else "none (each response once)"
-    base = f"base weights from column {weight}" if weight else "base weights 1"
-    return f"{base}, {method} to the dossier volumes of {frame}"
 
 
 def indices_by_groupings(

@@ -29,9 +29,10 @@ from flask import Flask
 from flask.cli import ScriptInfo
 
 from analysis.cli import analyze as export_analyze
-from analysis.cli import check_out, indices_by_groupings, run_notes, write_table
+from analysis.cli import indices_by_groupings
 from analysis.design import Design
 from analysis.errors import AnalysisError
+from analysis.output import check_out, run_notes, write_table
 from survey.quality import FLAGS
 from survey.statistics.columns import COLUMNS, PERIODS
 from survey.statistics.counts import build_counts, summarize_selection

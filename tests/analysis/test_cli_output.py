@@ -222,6 +222,7 @@ def test_rank_of_a_factor_and_par_points():
         (["--par", "example-linear", "--by", "agency_code", "--by", "field_code"], "one --by"),
         (["--par", "no-such-rule", "--by", "agency_code"], "--par no-such-rule"),
         (["--rank", "--by", "agency_code", "--indicator", "nope"], "no 'nope' rows"),
+        (["--frame-method", "rake"], "--frame-method needs --frame"),
     ],
 )
 def test_rank_and_par_usage_errors(args, message):

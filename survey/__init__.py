@@ -13,7 +13,7 @@ from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 
-from survey import guards, ratelimits
+from survey import guards, ratelimits, security
 from survey.config import SECRET_KEY_FILE, WRITE_BIND, defaults
 from survey.extensions import babel, csrf, db, login_manager
 
@@ -58,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     csrf.exempt(api.bp)
     errors.init_app(app)
+    security.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
     from survey.readiness import readyz
 
@@ -86,6 +87,10 @@ class StatelessPathsSessionInterface(SecureCookieSessionInterface):
     submission's time under cProfile before this change); the API never uses the session, and
     the null session raises if code there ever tries to write one.
     """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """``SESSION_COOKIE_SECURE``, where ``"auto"`` means: over TLS (:mod:`survey.security`)."""
+        return security.cookie_secure(app)
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if request.path.startswith(STATELESS_PATHS):

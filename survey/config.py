@@ -66,6 +66,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SIPAS_SUBMIT_RATE_LIMIT": "30 per minute",
         # Limit on officials' sign-in attempts per client address (`limits` notation).
         "SIPAS_LOGIN_RATE_LIMIT": "10 per minute",
+        # Session cookie: Secure (sent over HTTPS only) in production behind TLS; false for a
+        # plain-HTTP demo or intranet; "auto" sets it exactly on requests that arrived over TLS
+        # (behind a proxy, with SIPAS_TRUSTED_PROXIES). Always HttpOnly and SameSite=Lax.
+        "SESSION_COOKIE_SECURE": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
         # Largest request body accepted, in bytes (a SIPAS response is a few kB).
         "MAX_CONTENT_LENGTH": 64 * 1024,
         # Default questionnaire at counters.

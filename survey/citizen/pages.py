@@ -18,8 +18,18 @@ Decisions worth knowing:
   re-renders with the citizen's answers and a friendly notice instead of a bare 400.
 * **Kiosk.** After a submit, the thank-you page returns to a fresh form with a
   ``<meta http-equiv="refresh">`` (no JavaScript needed). The idle reset after
-  ``SIPAS_KIOSK_IDLE_SECONDS`` is a tiny inline script: without JavaScript a kiosk does not reset
-  on idle, because a meta refresh on the form page would wipe a citizen's half-finished answers.
+  ``SIPAS_KIOSK_IDLE_SECONDS`` is a tiny static script: without JavaScript a kiosk does not
+  reset on idle, because a meta refresh on the form page would wipe a citizen's half-finished
+  answers.
+* **Submission budget.** ``SIPAS_SUBMIT_RATE_LIMIT`` counts per client address *and* counter
+  (per channel: phones at a counter and its kiosk have separate budgets; a dossier QR counts per
+  token), because every citizen in an office may share the office's public address. The
+  trade-off: one address can send that many submissions to each counter, not to the site as a
+  whole; a flood through many counters still shows in the per-counter figures and flags. A
+  refused submission re-renders the form with the citizen's answers and the same response id
+  (status 429), so they can send it again a minute later and it is stored once. Behind a
+  reverse proxy, set ``SIPAS_TRUSTED_PROXIES`` so that the address is the citizen's, not the
+  proxy's.
 """
 
 from __future__ import annotations
@@ -36,9 +46,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from itsdangerous import BadData, URLSafeTimedSerializer
+from werkzeug.exceptions import TooManyRequests
 
 import forms
-from survey import repository
+from survey import ratelimits, repository
 from survey.citizen.places import Place, lang, unit_name
 from survey.errors import SUBMISSION_MESSAGES
 from survey.extensions import csrf
@@ -278,6 +289,21 @@ def message_page(kind: str, status: int, *, place: Place | None = None) -> Respo
     return page, status, {"Cache-Control": "no-store"}
 
 
+def count_submission(place: Place) -> None:
+    """Count one submission against ``SIPAS_SUBMIT_RATE_LIMIT`` for this client address and
+    counter (a dossier QR: its token), separately per channel.
+
+    Raises
+    ------
+    werkzeug.exceptions.TooManyRequests
+        The budget is spent.
+    """
+    unit = place.counter_code or place.token_id or place.agency_code
+    key = f"{ratelimits.client_address()}|{unit}"
+    limit = current_app.config["SIPAS_SUBMIT_RATE_LIMIT"]
+    ratelimits.count(f"citizen.{place.channel}", key, limit)
+
+
 def handle_post(place: Place, thanks_url: str) -> ResponseReturnValue:
     """POST: check, store and redirect to the thank-you page, or re-render with the answers."""
     form, notice = _posted_form()
@@ -285,6 +311,14 @@ def handle_post(place: Place, thanks_url: str) -> ResponseReturnValue:
     response_uuid, state, started_at = posted_state()
     if notice is not None:
         return render_form(place, form, new_state(), values=values, alert=notice, status=422)
+    try:
+        count_submission(place)
+    except TooManyRequests:
+        alert = _(
+            "Too many submissions were sent from here in the last minute. Your answers are kept "
+            'below: please wait a minute, then press "Send my answers" again.'
+        )
+        return render_form(place, form, state, values=values, alert=alert, status=429)
     try:
         if current_app.config["WTF_CSRF_ENABLED"]:
             csrf.protect()

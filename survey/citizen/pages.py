@@ -21,6 +21,9 @@ Decisions worth knowing:
   ``SIPAS_KIOSK_IDLE_SECONDS`` is a tiny static script: without JavaScript a kiosk does not
   reset on idle, because a meta refresh on the form page would wipe a citizen's half-finished
   answers.
+* **Empty forms.** A post with no answer and no comment is asked about once (the form comes
+  back with a notice); sent again, it is stored with the quality flag ``empty``, which the
+  statistics can leave out.
 * **Submission budget.** ``SIPAS_SUBMIT_RATE_LIMIT`` counts per client address *and* counter
   (per channel: phones at a counter and its kiosk have separate budgets; a dossier QR counts per
   token), because every citizen in an office may share the office's public address. The
@@ -88,6 +91,13 @@ MESSAGES = {
         _l(
             "We could not read this survey link. Please scan the QR code again, or scan the QR "
             "code at the counter."
+        ),
+    ),
+    "counter_not_in_use": (
+        _l("This counter code is not in use"),
+        _l(
+            "The QR code you scanned may come from an old poster, or the counter has closed. "
+            "Please scan the QR code displayed at the counter now, or ask the staff for help."
         ),
     ),
     "already_recorded": (
@@ -190,8 +200,10 @@ def render_form(
     errors: Mapping[str, str] | None = None,
     alert: str | None = None,
     status: int = 200,
+    confirm_empty: bool = False,
 ) -> ResponseReturnValue:
-    """Render the questionnaire page (also when re-shown with the citizen's answers)."""
+    """Render the questionnaire page (also when re-shown with the citizen's answers;
+    ``confirm_empty``: the next post may be empty, the citizen was asked once)."""
     language = lang()
     fields = []
     if place.field_code is None:
@@ -210,6 +222,7 @@ def render_form(
         honeypot=HONEYPOT,
         field_unknown=FIELD_UNKNOWN,
         idle_seconds=current_app.config["SIPAS_KIOSK_IDLE_SECONDS"],
+        confirm_empty=confirm_empty,
     )
     return html, status, {"Cache-Control": "no-store"}
 
@@ -274,6 +287,15 @@ def _submission(
     )
 
 
+def _is_empty(form: forms.Form, values: Mapping[str, str]) -> bool:
+    """No answer and no comment (the field picker does not count)."""
+    comment_key = form.comment.key if form.comment is not None else None
+    return not any(
+        key in form.item_keys or (key == comment_key and value.strip())
+        for key, value in values.items()
+    )
+
+
 def _item_errors(problems: list[dict[str, str]]) -> dict[str, str]:
     errors: dict[str, str] = {}
     for problem in problems:
@@ -282,10 +304,13 @@ def _item_errors(problems: list[dict[str, str]]) -> dict[str, str]:
     return errors
 
 
-def message_page(kind: str, status: int, *, place: Place | None = None) -> ResponseReturnValue:
-    """A short page for a refused token or submission (``kind`` picks title and text)."""
+def message_page(
+    kind: str, status: int, *, place: Place | None = None, home: bool = False
+) -> ResponseReturnValue:
+    """A short page for a refused token or submission (``kind`` picks title and text);
+    ``home`` adds a link to the landing page."""
     title, text = MESSAGES[kind]
-    page = render_template("citizen/message.html", title=title, text=text, place=place)
+    page = render_template("citizen/message.html", title=title, text=text, place=place, home=home)
     return page, status, {"Cache-Control": "no-store"}
 
 
@@ -328,6 +353,14 @@ def handle_post(place: Place, thanks_url: str) -> ResponseReturnValue:
             'please check them and press "Send my answers" again.'
         )
         return render_form(place, form, state, values=values, alert=alert, status=400)
+    if _is_empty(form, values) and request.form.get("confirm_empty") != "1":
+        alert = _(
+            "You have not answered any question. Choose your answers below, or press "
+            '"Send my answers" again to send the questionnaire empty.'
+        )
+        return render_form(
+            place, form, state, values=values, alert=alert, status=422, confirm_empty=True
+        )
     try:
         repository.save_response(_submission(form, place, values, response_uuid, started_at))
     except repository.TokenAlreadyUsed:

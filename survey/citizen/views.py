@@ -24,6 +24,17 @@ def _template_helpers() -> dict[str, object]:
     return {"language_links": language_links}
 
 
+@bp.errorhandler(places.CounterNotInUse)
+def _counter_not_in_use(_exc: places.CounterNotInUse) -> ResponseReturnValue:
+    return pages.message_page("counter_not_in_use", 404, home=True)
+
+
+@bp.route("/")
+def landing() -> ResponseReturnValue:
+    """What this site is, for citizens (scan the QR code at the counter) and for officials."""
+    return render_template("citizen/landing.html")
+
+
 @bp.route("/s/<counter_code>", methods=["GET", "POST"])
 @csrf.exempt  # checked in pages.handle_post, so that a stale page keeps its answers
 def counter_survey(counter_code: str) -> ResponseReturnValue:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, has_request_context, request
 
 __all__ = ["CONTENT_SECURITY_POLICY", "allow_inline_style", "cookie_secure", "init_app"]
 
@@ -34,11 +34,7 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 HSTS = "max-age=31536000"
-_HEADERS = (
-    ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "same-origin"),
-)
-_STYLE_HASHES = "sipas_inline_style_hashes"
+_STYLE_HASHES = "sipas.inline_style_hashes"  # a key of the WSGI environ of the request
 
 
 def allow_inline_style(css: str) -> None:
@@ -47,26 +43,29 @@ def allow_inline_style(css: str) -> None:
     if not has_request_context():
         return
     digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
-    hashes: list[str] = g.setdefault(_STYLE_HASHES, [])
+    hashes: list[str] = request.environ.setdefault(_STYLE_HASHES, [])
     hashes.append(f"'sha256-{digest}'")
 
 
-def _policy() -> str:
-    hashes = g.get(_STYLE_HASHES)
-    if not hashes:
-        return CONTENT_SECURITY_POLICY
-    return CONTENT_SECURITY_POLICY.replace(
-        "style-src 'self'", "style-src 'self' " + " ".join(dict.fromkeys(hashes))
-    )
-
-
 def add_security_headers(response: Response) -> Response:
-    """``after_request`` hook: the headers of the module docstring."""
+    """``after_request`` hook: the headers of the module docstring.
+
+    It runs on every response, submissions included, so it resolves the request proxy once and
+    sets constant values.
+    """
+    req = request._get_current_object()  # type: ignore[attr-defined]
     headers = response.headers
-    headers["Content-Security-Policy"] = _policy()
-    for name, value in _HEADERS:
-        headers[name] = value
-    if request.is_secure:
+    hashes = req.environ.get(_STYLE_HASHES)
+    if hashes:
+        extra = " ".join(dict.fromkeys(hashes))
+        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+            "style-src 'self'", f"style-src 'self' {extra}"
+        )
+    else:
+        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "same-origin"
+    if req.is_secure:
         headers["Strict-Transport-Security"] = HSTS
     return response
 

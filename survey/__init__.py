@@ -12,8 +12,9 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from survey import guards, ratelimits
+from survey import guards, ratelimits, security
 from survey.config import SECRET_KEY_FILE, WRITE_BIND, defaults
 from survey.extensions import babel, csrf, db, login_manager
 
@@ -37,6 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _require_secret_key(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
+    _trust_proxies(app)
     guards.init_app(app)  # first: before CSRF and every other request hook
     _add_write_bind(app.config)
     db.init_app(app)
@@ -60,6 +62,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     csrf.exempt(api.bp)
     errors.init_app(app)
+    security.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
     from survey.readiness import readyz
 
@@ -89,10 +92,31 @@ class StatelessPathsSessionInterface(SecureCookieSessionInterface):
     the null session raises if code there ever tries to write one.
     """
 
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """``SESSION_COOKIE_SECURE``, where ``"auto"`` means: over TLS (:mod:`survey.security`)."""
+        return security.cookie_secure(app)
+
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if request.path.startswith(STATELESS_PATHS):
             return self.make_null_session(app)
         return super().open_session(app, request)
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind ``SIPAS_TRUSTED_PROXIES`` reverse proxies, take the client address, scheme and
+    host from their ``X-Forwarded-For``/``-Proto``/``-Host`` headers (Werkzeug's ``ProxyFix``).
+
+    The count must match the proxies really in front (1 for one nginx): the last that many
+    addresses of ``X-Forwarded-For`` are trusted, so a client cannot choose its address. With
+    0 (the default) the headers are ignored and the address is the connection's.
+    """
+    count = int(app.config.get("SIPAS_TRUSTED_PROXIES") or 0)
+    if count < 0:
+        raise ConfigurationError("SIPAS_TRUSTED_PROXIES must be 0 or a positive number")
+    if count:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count
+        )
 
 
 def _require_secret_key(app: Flask) -> None:

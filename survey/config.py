@@ -62,10 +62,20 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Rate-limit strategy: fixed-window is the cheapest correct one (one Redis EVALSHA doing
         # INCR + EXPIRE per counted request).
         "RATELIMIT_STRATEGY": "fixed-window",
-        # Limits on the citizen submission endpoints (`limits` notation).
+        # Limits on the citizen submission endpoints (`limits` notation), per client address and
+        # counter (the API: per address and counter_code; a dossier QR: per address and token).
         "SIPAS_SUBMIT_RATE_LIMIT": "30 per minute",
+        # Reverse proxies in front of the app (1 for one nginx): their X-Forwarded-For, -Proto
+        # and -Host headers are trusted, so that rate limits see the citizen's address and HTTPS
+        # is recognised. 0 (default): the headers are ignored (serving directly).
+        "SIPAS_TRUSTED_PROXIES": 0,
         # Limit on officials' sign-in attempts per client address (`limits` notation).
         "SIPAS_LOGIN_RATE_LIMIT": "10 per minute",
+        # Session cookie: Secure (sent over HTTPS only) in production behind TLS; false for a
+        # plain-HTTP demo or intranet; "auto" sets it exactly on requests that arrived over TLS
+        # (behind a proxy, with SIPAS_TRUSTED_PROXIES). Always HttpOnly and SameSite=Lax.
+        "SESSION_COOKIE_SECURE": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
         # Largest request body accepted, in bytes (a SIPAS response is a few kB).
         "MAX_CONTENT_LENGTH": 64 * 1024,
         # Default questionnaire at counters.

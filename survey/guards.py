@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 class UnstorableText(BadRequest):
@@ -69,31 +71,31 @@ def find_unstorable(value: object) -> str | None:
     return None
 
 
-def _json_field() -> str | None:
-    raw = request.get_data(cache=True)
-    if b"\\u" not in raw:  # JSON can only spell these characters as \u escapes
-        return None
-    body: Any = request.get_json(silent=True)
-    return find_unstorable(body)
-
-
 def refuse_unstorable_text() -> None:
     """``before_request`` hook: raise :class:`UnstorableText` for a NUL or a lone surrogate in
-    the path, the query, the form fields or the JSON body."""
-    if "\x00" in request.path:
+    the path, the query, the form fields or the JSON body.
+
+    It runs before every request, submissions included: the request proxy is resolved once,
+    and a JSON body is parsed here only when its bytes hold a ``\\u`` escape (the only way
+    JSON can spell these characters); the view reuses that parse.
+    """
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if "\x00" in req.path:
         raise UnstorableText("path")
-    if b"%00" in request.query_string or b"\x00" in request.query_string:
-        for name, value in request.args.items(multi=True):
+    query = req.query_string
+    if query and (b"%00" in query or b"\x00" in query):
+        for name, value in req.args.items(multi=True):
             if "\x00" in name or "\x00" in value:
                 raise UnstorableText(name)
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    if req.method in _SAFE_METHODS:
         return
-    if request.is_json:
-        field = _json_field()
-        if field is not None:
-            raise UnstorableText(field)
-    elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        for name, value in request.form.items(multi=True):
+    if req.is_json:
+        if b"\\u" in req.get_data(cache=True):
+            field = find_unstorable(req.get_json(silent=True))
+            if field is not None:
+                raise UnstorableText(field)
+    elif req.mimetype in _FORM_TYPES:
+        for name, value in req.form.items(multi=True):
             if "\x00" in name or "\x00" in value:
                 raise UnstorableText(name)
 

@@ -177,6 +177,8 @@ def render_sheet(entries: Iterable[SheetEntry], size: SheetSize = "a4") -> str:
     """
     from flask import render_template
 
+    from survey.security import allow_inline_style
+
     if size not in SHEET_SIZES:
         raise ValueError(f"sheet size must be one of {', '.join(SHEET_SIZES)}, got {size!r}")
     items: Sequence[SheetEntry] = list(entries)
@@ -187,4 +189,6 @@ def render_sheet(entries: Iterable[SheetEntry], size: SheetSize = "a4") -> str:
         {"entry": entry, "svg": Markup(qr_svg(entry.url, size=qr_size, title=entry.url))}
         for entry in items
     ]
-    return render_template("qr/sheet.html", pages=pages, size=size)
+    css = render_template("qr/sheet.css", size=size)
+    allow_inline_style(css)  # the sheet must also work as a file: its stylesheet is inline
+    return render_template("qr/sheet.html", pages=pages, size=size, css=Markup(css))

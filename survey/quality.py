@@ -22,7 +22,7 @@ from datetime import datetime
 
 __all__ = ["FLAGS", "format_flags", "parse_flags", "quality_flags"]
 
-FLAGS: tuple[str, ...] = ("too_fast", "straightlining", "honeypot")
+FLAGS: tuple[str, ...] = ("too_fast", "straightlining", "honeypot", "empty")
 
 
 def quality_flags(
@@ -34,6 +34,7 @@ def quality_flags(
     honeypot: str | None,
     not_applicable: int = 0,
     straightline_min_items: int = 5,
+    empty: bool = False,
 ) -> tuple[str, ...]:
     """Return the quality flags of one response, in the order of :data:`FLAGS`.
 
@@ -52,6 +53,9 @@ def quality_flags(
         The "not applicable" code of the rating scale (ignored by the straightlining check).
     straightline_min_items : int
         Fewest answered rating items for the straightlining check to apply.
+    empty : bool
+        The response has no answer at all and no comment (flagged ``empty``, so that
+        statistics can leave it out with ``--exclude-flag empty``).
 
     Raises
     ------
@@ -72,6 +76,8 @@ def quality_flags(
         found.add("straightlining")
     if honeypot is not None and honeypot.strip():
         found.add("honeypot")
+    if empty:
+        found.add("empty")
     return tuple(flag for flag in FLAGS if flag in found)
 
 

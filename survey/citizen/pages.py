@@ -18,8 +18,21 @@ Decisions worth knowing:
   re-renders with the citizen's answers and a friendly notice instead of a bare 400.
 * **Kiosk.** After a submit, the thank-you page returns to a fresh form with a
   ``<meta http-equiv="refresh">`` (no JavaScript needed). The idle reset after
-  ``SIPAS_KIOSK_IDLE_SECONDS`` is a tiny inline script: without JavaScript a kiosk does not reset
-  on idle, because a meta refresh on the form page would wipe a citizen's half-finished answers.
+  ``SIPAS_KIOSK_IDLE_SECONDS`` is a tiny static script: without JavaScript a kiosk does not
+  reset on idle, because a meta refresh on the form page would wipe a citizen's half-finished
+  answers.
+* **Empty forms.** A post with no answer and no comment is asked about once (the form comes
+  back with a notice); sent again, it is stored with the quality flag ``empty``, which the
+  statistics can leave out.
+* **Submission budget.** ``SIPAS_SUBMIT_RATE_LIMIT`` counts per client address *and* counter
+  (per channel: phones at a counter and its kiosk have separate budgets; a dossier QR counts per
+  token), because every citizen in an office may share the office's public address. The
+  trade-off: one address can send that many submissions to each counter, not to the site as a
+  whole; a flood through many counters still shows in the per-counter figures and flags. A
+  refused submission re-renders the form with the citizen's answers and the same response id
+  (status 429), so they can send it again a minute later and it is stored once. Behind a
+  reverse proxy, set ``SIPAS_TRUSTED_PROXIES`` so that the address is the citizen's, not the
+  proxy's.
 """
 
 from __future__ import annotations
@@ -36,9 +49,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from itsdangerous import BadData, URLSafeTimedSerializer
+from werkzeug.exceptions import TooManyRequests
 
 import forms
-from survey import repository
+from survey import ratelimits, repository
 from survey.citizen.places import Place, lang, unit_name
 from survey.errors import SUBMISSION_MESSAGES
 from survey.extensions import csrf
@@ -77,6 +91,13 @@ MESSAGES = {
         _l(
             "We could not read this survey link. Please scan the QR code again, or scan the QR "
             "code at the counter."
+        ),
+    ),
+    "counter_not_in_use": (
+        _l("This counter code is not in use"),
+        _l(
+            "The QR code you scanned may come from an old poster, or the counter has closed. "
+            "Please scan the QR code displayed at the counter now, or ask the staff for help."
         ),
     ),
     "already_recorded": (
@@ -179,8 +200,10 @@ def render_form(
     errors: Mapping[str, str] | None = None,
     alert: str | None = None,
     status: int = 200,
+    confirm_empty: bool = False,
 ) -> ResponseReturnValue:
-    """Render the questionnaire page (also when re-shown with the citizen's answers)."""
+    """Render the questionnaire page (also when re-shown with the citizen's answers;
+    ``confirm_empty``: the next post may be empty, the citizen was asked once)."""
     language = lang()
     fields = []
     if place.field_code is None:
@@ -199,6 +222,7 @@ def render_form(
         honeypot=HONEYPOT,
         field_unknown=FIELD_UNKNOWN,
         idle_seconds=current_app.config["SIPAS_KIOSK_IDLE_SECONDS"],
+        confirm_empty=confirm_empty,
     )
     return html, status, {"Cache-Control": "no-store"}
 
@@ -263,6 +287,15 @@ def _submission(
     )
 
 
+def _is_empty(form: forms.Form, values: Mapping[str, str]) -> bool:
+    """No answer and no comment (the field picker does not count)."""
+    comment_key = form.comment.key if form.comment is not None else None
+    return not any(
+        key in form.item_keys or (key == comment_key and value.strip())
+        for key, value in values.items()
+    )
+
+
 def _item_errors(problems: list[dict[str, str]]) -> dict[str, str]:
     errors: dict[str, str] = {}
     for problem in problems:
@@ -271,11 +304,29 @@ def _item_errors(problems: list[dict[str, str]]) -> dict[str, str]:
     return errors
 
 
-def message_page(kind: str, status: int, *, place: Place | None = None) -> ResponseReturnValue:
-    """A short page for a refused token or submission (``kind`` picks title and text)."""
+def message_page(
+    kind: str, status: int, *, place: Place | None = None, home: bool = False
+) -> ResponseReturnValue:
+    """A short page for a refused token or submission (``kind`` picks title and text);
+    ``home`` adds a link to the landing page."""
     title, text = MESSAGES[kind]
-    page = render_template("citizen/message.html", title=title, text=text, place=place)
+    page = render_template("citizen/message.html", title=title, text=text, place=place, home=home)
     return page, status, {"Cache-Control": "no-store"}
+
+
+def count_submission(place: Place) -> None:
+    """Count one submission against ``SIPAS_SUBMIT_RATE_LIMIT`` for this client address and
+    counter (a dossier QR: its token), separately per channel.
+
+    Raises
+    ------
+    werkzeug.exceptions.TooManyRequests
+        The budget is spent.
+    """
+    unit = place.counter_code or place.token_id or place.agency_code
+    key = f"{ratelimits.client_address()}|{unit}"
+    limit = current_app.config["SIPAS_SUBMIT_RATE_LIMIT"]
+    ratelimits.count(f"citizen.{place.channel}", key, limit)
 
 
 def handle_post(place: Place, thanks_url: str) -> ResponseReturnValue:
@@ -286,6 +337,14 @@ def handle_post(place: Place, thanks_url: str) -> ResponseReturnValue:
     if notice is not None:
         return render_form(place, form, new_state(), values=values, alert=notice, status=422)
     try:
+        count_submission(place)
+    except TooManyRequests:
+        alert = _(
+            "Too many submissions were sent from here in the last minute. Your answers are kept "
+            'below: please wait a minute, then press "Send my answers" again.'
+        )
+        return render_form(place, form, state, values=values, alert=alert, status=429)
+    try:
         if current_app.config["WTF_CSRF_ENABLED"]:
             csrf.protect()
     except CSRFError:
@@ -294,6 +353,14 @@ def handle_post(place: Place, thanks_url: str) -> ResponseReturnValue:
             'please check them and press "Send my answers" again.'
         )
         return render_form(place, form, state, values=values, alert=alert, status=400)
+    if _is_empty(form, values) and request.form.get("confirm_empty") != "1":
+        alert = _(
+            "You have not answered any question. Choose your answers below, or press "
+            '"Send my answers" again to send the questionnaire empty.'
+        )
+        return render_form(
+            place, form, state, values=values, alert=alert, status=422, confirm_empty=True
+        )
     try:
         repository.save_response(_submission(form, place, values, response_uuid, started_at))
     except repository.TokenAlreadyUsed:

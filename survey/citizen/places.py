@@ -17,6 +17,11 @@ from werkzeug.exceptions import NotFound
 from survey import repository, tokens
 
 
+class CounterNotInUse(NotFound):
+    """The code of no active counter: unknown, or retired (an old poster). The citizen views
+    answer it with a page that says what to do (404)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Place:
     """Where a form is answered and what the response is attributed to (names localised)."""
@@ -49,13 +54,14 @@ def unit_name(unit: Any, language: str) -> str:
 
 
 def counter_place(counter_code: str, field_arg: str | None, *, kiosk: bool) -> Place:
-    """The place of a counter QR (or kiosk); 404 for an unknown or inactive counter.
+    """The place of a counter QR (or kiosk); :class:`CounterNotInUse` for an unknown or inactive
+    counter.
 
     ``field_arg`` (``?f=``) fixes the field; an unknown code falls back to the counter's default.
     """
     counter = repository.get_counter(counter_code)
     if counter is None or not counter.active:
-        raise NotFound()
+        raise CounterNotInUse()
     language = lang()
     chosen = repository.get_field(field_arg) if field_arg else None
     chosen = chosen or counter.field

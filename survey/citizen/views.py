@@ -1,7 +1,8 @@
 """Citizen pages: counter QR (``/s/``), dossier QR (``/d/``), kiosk (``/k/``) and thank-you pages.
 
 Every view parses the URL, calls :mod:`survey.citizen.pages` and responds. Pages work without
-JavaScript; the only script is the kiosk's idle reset.
+JavaScript; the only script is the kiosk's idle reset (``static/kiosk.js``). Submissions are
+counted against ``SIPAS_SUBMIT_RATE_LIMIT`` in :func:`survey.citizen.pages.handle_post`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from survey import ratelimits, repository
+from survey import repository
 from survey.citizen import bp, pages, places
 from survey.extensions import csrf
 from survey.i18n import language_links, remember_locale
@@ -23,9 +24,19 @@ def _template_helpers() -> dict[str, object]:
     return {"language_links": language_links}
 
 
+@bp.errorhandler(places.CounterNotInUse)
+def _counter_not_in_use(_exc: places.CounterNotInUse) -> ResponseReturnValue:
+    return pages.message_page("counter_not_in_use", 404, home=True)
+
+
+@bp.route("/")
+def landing() -> ResponseReturnValue:
+    """What this site is, for citizens (scan the QR code at the counter) and for officials."""
+    return render_template("citizen/landing.html")
+
+
 @bp.route("/s/<counter_code>", methods=["GET", "POST"])
 @csrf.exempt  # checked in pages.handle_post, so that a stale page keeps its answers
-@ratelimits.limit("SIPAS_SUBMIT_RATE_LIMIT")
 def counter_survey(counter_code: str) -> ResponseReturnValue:
     """The questionnaire reached from a counter's QR code (``?f=`` fixes the field)."""
     place = places.counter_place(counter_code, request.args.get("f"), kiosk=False)
@@ -36,7 +47,6 @@ def counter_survey(counter_code: str) -> ResponseReturnValue:
 
 @bp.route("/k/<counter_code>", methods=["GET", "POST"])
 @csrf.exempt
-@ratelimits.limit("SIPAS_SUBMIT_RATE_LIMIT")
 def kiosk_survey(counter_code: str) -> ResponseReturnValue:
     """The questionnaire on a tablet standing at a counter; resets for the next citizen."""
     place = places.counter_place(counter_code, request.args.get("f"), kiosk=True)
@@ -47,7 +57,6 @@ def kiosk_survey(counter_code: str) -> ResponseReturnValue:
 
 @bp.route("/d/<token>", methods=["GET", "POST"])
 @csrf.exempt
-@ratelimits.limit("SIPAS_SUBMIT_RATE_LIMIT")
 def dossier_survey(token: str) -> ResponseReturnValue:
     """The questionnaire reached from the single-use QR code on a dossier receipt."""
     try:

@@ -46,7 +46,8 @@ class SaveResult:
     created : bool
         False when an identical response with this UUID was already stored (nothing written).
     flags : tuple[str, ...]
-        Quality flags stored with the response (``too_fast``, ``straightlining``, ``honeypot``).
+        Quality flags stored with the response (``too_fast``, ``straightlining``, ``honeypot``,
+        ``empty``).
     """
 
     response_uuid: uuid_lib.UUID
@@ -100,6 +101,7 @@ def save_response(submission: Submission, *, now: datetime | None = None) -> Sav
         min_seconds=current_app.config["SIPAS_MIN_SECONDS"],
         honeypot=submission.honeypot,
         not_applicable=form.scale.not_applicable.code,
+        empty=not answers and not comment,
     )
     digest = content_hash(
         submission, answers, agency_code=units.agency_code, field_code=units.field_code

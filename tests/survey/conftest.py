@@ -7,7 +7,8 @@ the variable is unset). Each database gets the real Alembic migration once per t
 PostgreSQL runs in a schema of its own per session (and per xdist worker), dropped at the end.
 Tables are emptied before each test.
 
-Test apps run with ``TESTING``, a fixed ``SECRET_KEY``, rate limits off and CSRF off; pass other
+Test apps run with ``TESTING``, a fixed ``SECRET_KEY``, rate limits off, CSRF off and a session
+cookie without ``Secure`` (plain HTTP); pass other
 settings through ``make_app(**config)`` (e.g. ``make_app(WTF_CSRF_ENABLED=True)``).
 """
 
@@ -132,6 +133,7 @@ def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
             "SQLALCHEMY_DATABASE_URI": database_url,
             "RATELIMIT_ENABLED": False,
             "WTF_CSRF_ENABLED": False,
+            "SESSION_COOKIE_SECURE": False,  # tests and the browser tests speak plain HTTP
         }
         settings.update(config)
         app = create_app(settings)

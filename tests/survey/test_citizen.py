@@ -16,7 +16,7 @@ from survey.models import Response
 from survey.tokens import issue_dossier_token
 
 TEST_SECRET = "test-secret-key-not-for-production"  # the one tests/survey/conftest.py uses
-HIDDEN = ("csrf_token", "form_id", "form_version", "response_uuid", "started")
+HIDDEN = ("csrf_token", "form_id", "form_version", "response_uuid", "started", "confirm_empty")
 
 
 def hidden_fields(html: str) -> dict[str, str]:
@@ -100,7 +100,7 @@ def test_counter_page_in_vietnamese_with_every_item(client, make_counter) -> Non
         assert f'name="{key}"' in html
     assert html.count('name="e1_1"') == 6  # 5 levels and "not applicable"
     assert "Không áp dụng" in html
-    assert set(hidden_fields(html)) == set(HIDDEN)
+    assert set(hidden_fields(html)) == set(HIDDEN) - {"confirm_empty"}  # only once asked
     uuid.UUID(hidden_fields(html)["response_uuid"])
     assert " required" not in html.replace('<select id="field" name="field" required', "")
 
@@ -158,7 +158,7 @@ def test_unknown_or_inactive_counter_is_a_vietnamese_404(client, make_counter, p
     page = client.get(path)
     assert page.status_code == 404
     html = page.get_data(as_text=True)
-    assert "Trang này không tồn tại." in html
+    assert "Mã quầy này hiện không được sử dụng" in html
     assert "Traceback" not in html
 
 
@@ -186,9 +186,11 @@ def test_submit_stores_the_response_and_redirects_to_thanks(app, client, make_co
     assert "Xin chân thành cảm ơn" in thanks.get_data(as_text=True)
 
 
-def test_an_empty_form_is_accepted(app, client, make_counter) -> None:
+def test_an_empty_form_is_accepted_when_sent_again(app, client, make_counter) -> None:
     make_counter("Q1")
-    assert post_form(client, "/s/Q1", {}).status_code == 303
+    asked = post_form(client, "/s/Q1", {})
+    assert asked.status_code == 422  # asked once: nothing answered
+    assert post_form(client, "/s/Q1", {}, page=asked.get_data(as_text=True)).status_code == 303
     assert len(stored(app)) == 1
 
 

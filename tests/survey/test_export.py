@@ -87,7 +87,8 @@ def test_csv_export(app, runner, stored):
         "",
     )
     assert first["comment"] == 'Tốt, "nhanh"\nvà gọn'
-    assert second["counter_code"] == "" and second["flags"] == "" and second["comment"] == ""
+    # no answer and no comment: flagged empty
+    assert second["counter_code"] == "" and second["flags"] == "empty" and second["comment"] == ""
     assert "Exported 2 response(s)." in result.stderr
 
 

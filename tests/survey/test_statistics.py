@@ -289,6 +289,7 @@ def test_period_and_flags_selection(app, seeded, tmp_path) -> None:
         "too_fast": too_fast,
         "straightlining": window["flags"].str.contains("straightlining").sum(),
         "honeypot": int(flagged.sum()),
+        "empty": window["flags"].str.contains("empty").sum(),
     }
 
 

@@ -3,10 +3,11 @@
 Creates a fresh database (a new PostgreSQL database on 127.0.0.1:5432, dropped afterwards, or a
 SQLite file), migrates it, seeds the demo province (``survey.demo``: 60 agencies, their counters
 and fields) and N synthetic ``sipas-counter`` responses, then times ``build_counts`` (wall and
-CPU of this process; the database's own CPU is in the wall time) for:
+CPU of this process; the database's own CPU is in the wall time) from the responses (the raw
+path, ``use_summary=False``; ``benchmarks/counts_db.py`` times the summary) for:
 
 * ``clustered``: strata = agency, PSU = counter, by agency (the grouped statements);
-* ``default``: every response its own PSU, by agency (rows at response level);
+* ``default``: every response its own PSU, by agency (the pooled form with ``_pair:`` rows);
 * ``indices``: the clustered table plus ``satisfaction_indices`` (version A, logit intervals).
 
 Usage::
@@ -67,15 +68,22 @@ def main(argv: list[str] | None = None) -> int:
             by = ["agency_code"]
             _timed(
                 "clustered",
-                lambda: build_counts(db.session, form, clustered, by),
+                lambda: build_counts(db.session, form, clustered, by, use_summary=False),
                 args.repeat,
             )
-            _timed("default", lambda: build_counts(db.session, form, Design(), by), args.repeat)
+            _timed(
+                "default",
+                lambda: build_counts(db.session, form, Design(), by, use_summary=False),
+                args.repeat,
+            )
             _timed(
                 "indices",
                 lambda: (
                     satisfaction_indices(
-                        build_counts(db.session, form, clustered, by), form, clustered, by=by
+                        build_counts(db.session, form, clustered, by, use_summary=False),
+                        form,
+                        clustered,
+                        by=by,
                     ).table
                 ),
                 args.repeat,

@@ -305,16 +305,18 @@ class ApiKey(Base):
 # The summary of sufficient statistics (survey.statistics.summary). One row per
 # (form, month, agency, counter, field, procedure, channel, form version, flags, item, answer)
 # with the number of responses; 0 stands for "no counter / field / procedure" so that the
-# grain is a plain UNIQUE key (refreshes add to it with INSERT … ON CONFLICT DO UPDATE).
+# grain is a plain UNIQUE key (refreshes add to it with INSERT … ON CONFLICT DO UPDATE). Its
+# index leads with the columns that tell the roll-up levels apart (form_version = -1 and the
+# dropped unit ids -1), so that a read of one level scans that level's rows only.
 _SUMMARY_GRAIN = (
     "form_id",
-    "month",
-    "agency_id",
+    "form_version",
     "counter_id",
     "field_id",
+    "month",
+    "agency_id",
     "procedure_id",
     "channel",
-    "form_version",
     "flags",
     "item",
     "answer",

@@ -58,7 +58,14 @@ from survey.statistics.errors import (
 )
 from survey.statistics.scores import index_rows
 from survey.statistics.statements import answer_rows, pair_rows, response_rows, value_columns
-from survey.statistics.summary import COUNTS, PAIRS, SummaryPlan, plan_summary
+from survey.statistics.summary import (
+    COUNTS,
+    PAIRS,
+    SummaryPlan,
+    level_for,
+    level_rows,
+    plan_summary,
+)
 from survey.statistics.weights import CellWeights
 
 __all__ = ["SelectionSummary", "build_counts", "summarize_selection"]
@@ -304,6 +311,8 @@ def build_counts(
     )
     out.attrs["source"] = plan.source
     out.attrs["source_reason"] = plan.reason
+    if plan.source == "summary":
+        out.attrs["source_reason"] += f" (level {level_for(needed)!r})"
     return out
 
 
@@ -394,6 +403,7 @@ def _summary_parts(
         src, weights = query.weight_join(src, exprs)
         keys = query.key_columns(exprs)
         where = [table.c.form_id == query.form.id, *plan.summary_filters(table)]
+        where += level_rows(table, level_for(query.needed))
         if subtree is not None:  # the same agency ids as the responses' filter
             where.append(table.c.agency_id.in_(subtree))
         where += [not_(_flag_present(f, table.c.flags)) for f in query.flags]

@@ -12,8 +12,11 @@ counter, field or procedure): ``_response``, answer, ``_answered:`` and ``_score
 ``summary_counts``, ``_pair:`` rows in ``summary_pairs``. ``summary_months`` keeps the number
 of responses per month and the sum of their ids, ``summary_state`` the definition of the form
 (a hash of its item keys and aggregation tree) and the *watermark*: the highest response id
-summed. Every design and ``by`` column of :data:`survey.statistics.COLUMNS` is a function of
-the grain, and weights are constant per weighting cell, so a count table is
+summed. Both row tables also hold roll-ups (:data:`LEVELS`: month × agency × flags, and with
+field or counter; ``form_version = -1`` and the dropped unit columns ``-1``, channel ``*``); a
+read takes the smallest level that provides its columns (:func:`level_for`). Every design and
+``by`` column of :data:`survey.statistics.COLUMNS` is a function of the grain, and weights
+are constant per weighting cell, so a count table is
 
 .. math::
 
@@ -45,6 +48,8 @@ from typing import Any
 
 from sqlalchemy import (
     Date,
+    Integer,
+    String,
     cast,
     delete,
     func,
@@ -75,10 +80,13 @@ from survey.statistics.statements import answer_rows, pair_rows, response_rows
 
 __all__ = [
     "COUNTS",
+    "LEVELS",
     "PAIRS",
     "RefreshResult",
     "SummaryPlan",
     "definition_of",
+    "level_for",
+    "level_rows",
     "month_start",
     "plan_summary",
     "rebuild",
@@ -103,6 +111,32 @@ _GRAIN = {
     "channel": "channel",
     "version": "form_version",
     "flags": "flags",
+}
+# The levels of the summary: the full grain, and roll-ups that keep fewer unit columns (the
+# others hold the constants of _ROLLED_UP; form_version = -1 marks every rolled-up row). The
+# overview and unit pages read the roll-ups, other designs and domains the full grain.
+LEVELS: dict[str, tuple[str, ...]] = {
+    "full": tuple(_GRAIN),
+    "agency": ("month", "agency_id", "flags"),
+    "field": ("month", "agency_id", "field_id", "flags"),
+    "counter": ("month", "agency_id", "counter_id", "flags"),
+}
+_ROLLED_UP: dict[str, int | str] = {
+    "counter_id": -1,
+    "field_id": -1,
+    "procedure_id": -1,
+    "channel": "*",
+    "version": -1,
+}
+# Column of survey.statistics.COLUMNS -> grain key that provides it.
+_DIMENSION = {
+    "agency_code": "agency_id",
+    "counter_code": "counter_id",
+    "field_code": "field_id",
+    "procedure_code": "procedure_id",
+    "channel": "channel",
+    "form_version": "version",
+    "period": "month",
 }
 
 
@@ -253,8 +287,10 @@ def _add(
     hierarchy: Hierarchy,
     codes: AnswerCodes,
     filters: Sequence[ColumnElement[bool]],
+    level: str = "full",
 ) -> None:
-    """Add the responses matching ``filters`` to the summary (and to ``summary_months``)."""
+    """Add the responses matching ``filters`` to the summary rows of ``level`` (and, for the
+    full grain, to ``summary_months``)."""
     dialect = connection.dialect.name
     r = _RESPONSES.c
     grain: dict[str, ColumnElement] = {
@@ -267,42 +303,42 @@ def _add(
         "version": r.form_version,
         "flags": func.coalesce(r.flags, ""),
     }
+    keys = list(LEVELS[level])
     selection = (
         select(
             r.id.label("rid"),
             r.form_version_id.label("layout"),
             r.answer_codes.label("codes"),
-            *[e.label(k) for k, e in grain.items()],
+            *[grain[k].label(k) for k in keys],
         )
         .where(r.form_id == form.id, *filters)
         .subquery("summary_selection")
     )
-    keys = list(grain)
-    counts = union_all(
-        response_rows(selection, keys),
-        answer_rows(selection, keys, codes, form.item_keys),
-        index_rows(selection, keys, hierarchy, codes, grouped=True, scores=True),
-    ).subquery("counts")
-    columns = [_GRAIN[k] for k in keys]
-    unique = ["form_id", *columns, "item", "answer"]
-    rows = select(
-        literal(form.id).label("form_id"),
-        *[counts.c[k] for k in keys],
-        counts.c.item,
-        counts.c.answer,
-        counts.c.n,
-    )
-    _upsert(connection, COUNTS, unique + ["n"], rows, unique, ["n"])
+    statements = [
+        (
+            COUNTS,
+            union_all(
+                response_rows(selection, keys),
+                answer_rows(selection, keys, codes, form.item_keys),
+                index_rows(selection, keys, hierarchy, codes, grouped=True, scores=True),
+            ),
+        )
+    ]
     if len(hierarchy.criteria) > 1:
-        pairs = pair_rows(selection, keys, codes, hierarchy).subquery("pairs")
+        statements.append((PAIRS, pair_rows(selection, keys, codes, hierarchy)))
+    unique = ["form_id", *_GRAIN.values(), "item", "answer"]
+    for table, statement in statements:
+        summed = statement.subquery("summed_rows")
         rows = select(
             literal(form.id).label("form_id"),
-            *[pairs.c[k] for k in keys],
-            pairs.c.item,
-            pairs.c.answer,
-            pairs.c.n,
+            *[_grain_value(summed, k, keys) for k in _GRAIN],
+            summed.c.item,
+            summed.c.answer,
+            summed.c.n,
         )
-        _upsert(connection, PAIRS, unique + ["n"], rows, unique, ["n"])
+        _upsert(connection, table, [*unique, "n"], rows, unique, ["n"])
+    if level != "full":
+        return
     month = grain["month"]
     per_month = (
         select(
@@ -313,6 +349,65 @@ def _add(
     )
     names = ["form_id", "month", "responses", "id_sum"]
     _upsert(connection, MONTHS, names, per_month, ["form_id", "month"], ["responses", "id_sum"])
+
+
+def _grain_value(rows: Any, key: str, kept: Sequence[str]) -> ColumnElement:
+    """A grain column of ``rows``, or the constant of a level that leaves it out."""
+    if key in kept:
+        return rows.c[key]
+    value = _ROLLED_UP[key]
+    return literal(value, String if isinstance(value, str) else Integer)
+
+
+def _roll_up(connection: Connection, form_id: str, months: Sequence[date] | None) -> None:
+    """Add the rolled-up levels of ``months`` (all: None) from the full-grain rows."""
+    for table in (COUNTS, PAIRS):
+        where = [table.c.form_id == form_id, table.c.form_version != _ROLLED_UP["version"]]
+        if months is not None:
+            where.append(table.c.month.in_(list(months)))
+        for level, kept in LEVELS.items():
+            if level == "full":
+                continue
+            columns = [
+                table.c[_GRAIN[k]] if k in kept else _grain_value(None, k, kept) for k in _GRAIN
+            ]
+            grouped = [table.c[_GRAIN[k]] for k in _GRAIN if k in kept]
+            rows = (
+                select(
+                    table.c.form_id,
+                    *columns,
+                    table.c.item,
+                    table.c.answer,
+                    func.sum(table.c.n),
+                )
+                .where(*where)
+                .group_by(table.c.form_id, *grouped, table.c.item, table.c.answer)
+            )
+            unique = ["form_id", *_GRAIN.values(), "item", "answer"]
+            _upsert(connection, table, [*unique, "n"], rows, unique, ["n"])
+
+
+def level_rows(table: Any, level: str) -> list[ColumnElement[bool]]:
+    """The rows of one level in a summary table."""
+    rolled = table.c.form_version == _ROLLED_UP["version"]
+    if level == "full":
+        return [~rolled]
+    counter = table.c.counter_id == _ROLLED_UP["counter_id"]
+    field = table.c.field_id == _ROLLED_UP["field_id"]
+    return {
+        "agency": [rolled, counter, field],
+        "field": [rolled, counter, ~field],
+        "counter": [rolled, ~counter, field],
+    }[level]
+
+
+def level_for(columns: Sequence[str]) -> str:
+    """The smallest level whose grain provides ``columns`` (names of ``COLUMNS``)."""
+    dims = {_DIMENSION[c] for c in columns}
+    for level in ("agency", "field", "counter"):
+        if dims <= set(LEVELS[level]):
+            return level
+    return "full"
 
 
 def _max_id(connection: Connection, form_id: str) -> int:
@@ -347,6 +442,7 @@ def _rebuild_locked(connection: Connection, form: Any) -> int:
     _delete(connection, form.id)
     codes = AnswerCodes.of_form(connection, form.id)
     _add(connection, form, hierarchy_from_form(form), codes, [_RESPONSES.c.id <= watermark])
+    _roll_up(connection, form.id, None)
     _save_state(connection, form, watermark, built=True)
     return watermark
 
@@ -400,12 +496,14 @@ def refresh(connection: Connection, form: Any) -> RefreshResult:
         _delete(connection, form.id, changed)
         month = month_start(r.submitted_at, connection.dialect.name)
         _add(connection, form, hierarchy, codes, [r.id <= old, month.in_(changed)])
+        _roll_up(connection, form.id, changed)
     new = max(_max_id(connection, form.id), old)
     added = connection.execute(
         select(func.count()).where(r.form_id == form.id, r.id > old, r.id <= new)
     ).scalar_one()
     if added:
-        _add(connection, form, hierarchy, codes, [r.id > old, r.id <= new])
+        for level in LEVELS:
+            _add(connection, form, hierarchy, codes, [r.id > old, r.id <= new], level)
     _save_state(connection, form, new, built=False)
     return RefreshResult(False, int(added), tuple(changed), new)
 

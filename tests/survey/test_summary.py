@@ -20,7 +20,7 @@ from survey.extensions import db
 from survey.models import Response, SummaryCount, SummaryPair, SummaryState
 from survey.repository import load_form
 from survey.statistics import CellWeights, NoResponsesError, build_counts
-from survey.statistics.summary import definition_of, rebuild, refresh
+from survey.statistics.summary import definition_of, level_for, rebuild, refresh
 from tests.survey import test_statistics as base
 from tests.survey.test_statistics import (
     N_RESPONSES,
@@ -275,3 +275,19 @@ def test_aggregates_cli(runner, seeded, tmp_path) -> None:
     got, want = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
     assert len(got) > 0
     assert_same_tables(got, want, ["agency_code"])
+
+
+@pytest.mark.parametrize(
+    ("columns", "level"),
+    [
+        (["agency_code", "period"], "agency"),
+        (["agency_code", "field_code"], "field"),
+        (["agency_code", "counter_code", "period"], "counter"),
+        (["field_code", "counter_code"], "full"),
+        (["agency_code", "channel"], "full"),
+        (["form_version"], "full"),
+        (["procedure_code"], "full"),
+    ],
+)
+def test_reads_take_the_smallest_level_that_provides_the_columns(columns, level) -> None:
+    assert level_for(columns) == level

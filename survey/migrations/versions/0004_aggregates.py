@@ -22,13 +22,13 @@ depends_on = None
 
 _GRAIN = (
     "form_id",
-    "month",
-    "agency_id",
+    "form_version",
     "counter_id",
     "field_id",
+    "month",
+    "agency_id",
     "procedure_id",
     "channel",
-    "form_version",
     "flags",
     "item",
     "answer",

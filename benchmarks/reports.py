@@ -263,7 +263,7 @@ def measure(url: str, args: argparse.Namespace, seeding: dict[str, float] | None
         print(signed_in)
         database = re.escape(make_url(url).database or "")
         own = [rf"127\.0\.0\.1:{port}\b", rf"postgres: \S+ {database} "]
-        with Background(exclude_patterns=own) as load:
+        with Background(exclude_patterns=own, interval=0.2) as load:
             for page in urls:
                 timing = time_page(opener, base, page, args.repeat, args.warmup)
                 timings.append(timing)

@@ -326,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1 or args.warmup < 0 or args.n < 0:
         parser.error("--repeat must be >= 1, --warmup and --n >= 0")
 
+    # A termination (e.g. by `timeout`) unwinds like Ctrl+C: the server is stopped and the
+    # scratch database dropped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     if args.db_url:
         report = measure(args.db_url, args, None)

@@ -186,22 +186,27 @@ def served(url: str, port: int, serve_args: Sequence[str], log: Path) -> Iterato
                     proc.wait()
 
 
-def seed(url: str, n: int, log: Path) -> dict[str, float]:
-    """Seed the demo with ``n`` responses through ``sipas demo --db-url``; wall and CPU seconds,
-    peak RSS of the seeding process and the database size afterwards."""
+def seed(url: str, n: int, after: Sequence[str], log: Path) -> dict[str, float]:
+    """Seed the demo with ``n`` responses through ``sipas demo --db-url``, then run each ``sipas``
+    command of ``after`` on the database; wall and CPU seconds and peak RSS of the seeding
+    process, wall seconds of each command after it, and the database size at the end."""
+    env = {"SIPAS_SECRET_KEY": SECRET_KEY, "SIPAS_SQLALCHEMY_DATABASE_URI": url}
     timed = run_timed(
         [str(BIN / "sipas"), "demo", "--db-url", url, "--responses", str(n), "--no-serve"],
-        env={"SIPAS_SECRET_KEY": SECRET_KEY},
+        env=env,
         log=log,
     )
     if timed.returncode != 0:
         raise SystemExit(f"sipas demo failed ({timed.returncode}); see {log}")
-    return {
-        "wall_s": timed.wall_s,
-        "cpu_s": timed.cpu_s,
-        "peak_rss_mb": timed.peak_rss_mb,
-        "database_mb": database_megabytes(url),
-    }
+    result = {"wall_s": timed.wall_s, "cpu_s": timed.cpu_s, "peak_rss_mb": timed.peak_rss_mb}
+    for command in after:
+        step_log = log.with_name(f"{log.stem}-{command.replace(' ', '-')}.log")
+        step = run_timed([str(BIN / "sipas"), *command.split()], env=env, log=step_log)
+        if step.returncode != 0:
+            raise SystemExit(f"sipas {command} failed ({step.returncode}); see {step_log}")
+        result[f"{command} wall_s"] = step.wall_s
+    result["database_mb"] = database_megabytes(url)
+    return result
 
 
 def database_megabytes(url: str) -> float:
@@ -263,7 +268,7 @@ def measure(url: str, args: argparse.Namespace, seeding: dict[str, float] | None
         print(signed_in)
         database = re.escape(make_url(url).database or "")
         own = [rf"127\.0\.0\.1:{port}\b", rf"postgres: \S+ {database} "]
-        with Background(exclude_patterns=own) as load:
+        with Background(exclude_patterns=own, interval=0.2) as load:
             for page in urls:
                 timing = time_page(opener, base, page, args.repeat, args.warmup)
                 timings.append(timing)
@@ -296,6 +301,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="responses to seed")
     parser.add_argument("--db-url", help="an existing demo database instead of a scratch one")
+    parser.add_argument(
+        "--after-seed",
+        action="append",
+        default=[],
+        metavar="COMMAND",
+        help="a sipas command to run on the database after seeding, e.g. 'aggregates rebuild' "
+        "(repeatable; timed)",
+    )
     parser.add_argument("--pages", nargs="+", default=list(PAGES), help="page paths")
     parser.add_argument(
         "--formats", nargs="*", default=["csv"], help="also request each page with format=…"
@@ -313,17 +326,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1 or args.warmup < 0 or args.n < 0:
         parser.error("--repeat must be >= 1, --warmup and --n >= 0")
 
+    # A termination (e.g. by `timeout`) unwinds like Ctrl+C: the server is stopped and the
+    # scratch database dropped.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     if args.db_url:
         report = measure(args.db_url, args, None)
         label = "given-db"
     else:
         with scratch_database("postgres", "reports") as url:
-            seeding = seed(url, args.n, OUT_DIR / f"reports-seed-{args.n}.log")
+            seeding = seed(url, args.n, args.after_seed, OUT_DIR / f"reports-seed-{args.n}.log")
             print(
                 f"seeded {args.n:,} responses in {seeding['wall_s']:.1f} s "
                 f"(CPU {seeding['cpu_s']:.1f} s, peak RSS {seeding['peak_rss_mb']:.0f} MiB); "
-                f"database {seeding['database_mb']:.0f} MiB"
+                + "".join(f"sipas {c}: {seeding[c + ' wall_s']:.1f} s; " for c in args.after_seed)
+                + f"database {seeding['database_mb']:.0f} MiB"
             )
             report = measure(url, args, seeding)
         label = f"n{args.n}"

@@ -59,7 +59,6 @@ COLUMNS: tuple[str, ...] = (
 )
 CHANNELS: tuple[str, ...] = ("counter_qr", "dossier_qr", "kiosk", "api", "portal")
 _CHANNEL_SHARES = np.array([0.50, 0.25, 0.12, 0.05, 0.08])
-_PORTAL = CHANNELS.index("portal")  # answered online: no counter
 _FLAG_TEXT = np.array(["", "too_fast", "straightlining", "too_fast;straightlining"], dtype=object)
 _LOCAL_OFFSET = timedelta(hours=7)  # Viet Nam, no daylight saving time
 # Office hours, local time, as (start, end) in seconds after midnight.
@@ -321,7 +320,6 @@ class _Chunk:
     submitted: np.ndarray  # POSIX microseconds
     started: np.ndarray
     counter: np.ndarray  # counter index
-    has_counter: np.ndarray
     agency: np.ndarray
     field_: np.ndarray
     procedure: np.ndarray  # -1 = none
@@ -404,7 +402,6 @@ class _Generator:
             submitted=submitted,
             started=started,
             counter=counter,
-            has_counter=channel != _PORTAL,
             agency=agency,
             field_=field_,
             procedure=procedure,
@@ -575,7 +572,7 @@ def _content_hashes(
             ),
             spelled(units.agency_code, chunk.agency, everyone),
             _constant(b",", rows),
-            spelled(units.counter_code, chunk.counter, chunk.has_counter),
+            spelled(units.counter_code, chunk.counter, everyone),
             _constant(b",", rows),
             spelled(units.field_code, chunk.field_, everyone),
             _constant(b",", rows),
@@ -622,7 +619,7 @@ def _copy_text(chunk: _Chunk, units: _Units, layout: FormLayout, form: forms.For
         _moments(chunk.submitted, b" ", b"+00"),
         _moments(chunk.started, b" ", b"+00"),
         _integers(units.agency_id[chunk.agency], None, b""),
-        _integers(units.counter_id[chunk.counter], chunk.has_counter, b"\\N"),
+        _integers(units.counter_id[chunk.counter], None, b""),
         _integers(units.field_id[chunk.field_], None, b""),
         _integers(units.procedure_id[np.maximum(chunk.procedure, 0)], chunk.procedure >= 0, b"\\N"),
         _words([c.encode() for c in CHANNELS])[chunk.channel],
@@ -662,7 +659,7 @@ def _sqlite_rows(
         texts(_moments(chunk.submitted, b" ", b"")),
         texts(_moments(chunk.started, b" ", b"")),
         units.agency_id[chunk.agency].tolist(),
-        nullable(units.counter_id[chunk.counter], chunk.has_counter),
+        units.counter_id[chunk.counter].tolist(),
         units.field_id[chunk.field_].tolist(),
         nullable(units.procedure_id[np.maximum(chunk.procedure, 0)], chunk.procedure >= 0),
         [CHANNELS[c] for c in chunk.channel.tolist()],

@@ -89,7 +89,8 @@ def test_demo_qr_form_submit_and_export(demo, javascript: bool) -> None:
     from playwright.sync_api import sync_playwright
 
     url, env, log = demo
-    assert "Admin login: admin / " in log
+    assert "/login with a demo account" in log
+    assert re.search(r"^  admin +password \S+", log, re.MULTILINE)
     before = _export(env)
     assert len(before) == 300
 

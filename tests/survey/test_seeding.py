@@ -86,12 +86,10 @@ def test_seeded_rows_are_what_the_write_path_stores(app: Flask, runner) -> None:
             assert response.flags == format_flags(expected_flags)
             assert response.uuid.version == 4 and response.form_version_id == layout.id
             # Units hang together: the counter belongs to the agency, the procedure to the
-            # field, a counter's own field is the response's field.
-            if row.counter_code is not None:
-                assert row.counter_agency_id == response.agency_id
-                assert row.counter_field_id in (None, response.field_id)
-            else:
-                assert response.channel == "portal"
+            # field, a counter's own field is the response's field (online answers too: the
+            # counter that received the dossier).
+            assert row.counter_agency_id == response.agency_id
+            assert row.counter_field_id in (None, response.field_id)
             assert row.procedure_field_id in (None, response.field_id)
             assert row.field_code in DEMO_PROFILE.agency_fields[row.agency_code]
             submitted = response.submitted_at.astimezone(UTC)

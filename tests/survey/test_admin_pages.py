@@ -649,3 +649,26 @@ def test_pages_in_english(client, units) -> None:
     answer = upload(client, "/admin/catalogue/units/import?lang=en", "u.csv", "code\nA\n")
     assert answer.status_code == 400
     assert ("header (1)", "name_vi", "This required column is missing.") in problem_rows(answer)
+
+
+def test_uploads_may_exceed_the_request_limit_up_to_their_own(make_app, units) -> None:
+    app = make_app(MAX_CONTENT_LENGTH=1024, SIPAS_UPLOAD_MAX_BYTES=200_000)
+    client = app.test_client()
+    sign_in(client)
+    rows = "".join(f"F{i:05d},Lĩnh vực {i}\n" for i in range(3000))  # ~80 kB
+    answer = upload(client, "/admin/catalogue/fields/import", "fields.csv", "code,name_vi\n" + rows)
+    assert answer.status_code == 302
+    with app.app_context():
+        assert len(repository.list_fields()) == 3002
+    too_big = upload(client, "/admin/catalogue/fields/import", "f.csv", "code,name_vi\n" + rows * 3)
+    assert too_big.status_code == 413
+    assert client.post("/admin/users", data={"login": "x" * 2000}).status_code == 413
+
+
+def test_unknown_frame_sentences_are_shown_as_they_are(app) -> None:
+    from survey.admin.messages import frame_problem
+
+    with app.test_request_context("/?lang=vi"):
+        assert frame_problem("blank code") == "Mã để trống."
+        assert frame_problem("volume '5' is negative") == "Số hồ sơ '5' là số âm."
+        assert frame_problem("something new") == "something new"

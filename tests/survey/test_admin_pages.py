@@ -274,7 +274,12 @@ def test_import_without_a_file_is_a_form_error(client, units) -> None:
     sign_in(client)
     answer = client.post("/admin/catalogue/units/import", data={})
     assert answer.status_code == 400
-    assert 'class="fielderror"' in text(answer)
+    assert '<span class="fielderror">Hãy chọn tệp CSV hoặc XLSX.</span>' in text(answer)
+    blank = client.post("/admin/users", data={"login": "", "password": "", "role": ""})
+    assert blank.status_code == 400
+    assert text(blank).count('<span class="fielderror">Cần điền mục này.</span>') == 2
+    role = client.post("/admin/users", data={"login": "x", "password": PASSWORD, "role": "boss"})
+    assert role.status_code == 400 and "Không có vai trò “boss”." in text(role)
 
 
 def test_edit_names(app, client, units) -> None:

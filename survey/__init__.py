@@ -45,6 +45,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         for engine in db.engines.values():
             _tune_sqlite(engine)
+    from survey.admin.uploads import allow_uploads
+
+    app.before_request(allow_uploads)  # before CSRF protection reads the upload's body
     csrf.init_app(app)
     ratelimits.init_app(app)
     login_manager.init_app(app)

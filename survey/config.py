@@ -78,6 +78,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         # Largest request body accepted, in bytes (a SIPAS response is a few kB).
         "MAX_CONTENT_LENGTH": 64 * 1024,
+        # Largest file accepted by the admin pages' imports and frame uploads, in bytes.
+        "SIPAS_UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
         # Default questionnaire at counters.
         "SIPAS_DEFAULT_FORM": "sipas-counter",
         # Days a dossier QR token stays valid after it is issued.

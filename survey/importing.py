@@ -6,14 +6,16 @@ written and :class:`ImportFailed` lists every error, e.g.
 ``row 7, column parent_code: unknown agency 'X'``. Existing codes are updated, new ones created.
 
 CSV files are read as UTF-8 (a byte-order mark, as Excel writes it, is tolerated); XLSX files are
-read from their first sheet.
+read from their first sheet. Every error has a stable ``code`` and the values its message names
+(``params``): :attr:`RowError.message` is the English text (the command line prints it), the
+admin pages translate the code.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,17 @@ from sqlalchemy import select
 
 from survey import repository
 from survey.extensions import db
-from survey.guards import has_unstorable
 from survey.models import AGENCY_LEVELS, Agency, Counter, Field, Procedure
 
-__all__ = ["COLUMNS", "RowError", "ImportFailed", "ImportSummary", "import_file", "read_rows"]
+__all__ = [
+    "COLUMNS",
+    "MESSAGES",
+    "RowError",
+    "ImportFailed",
+    "ImportSummary",
+    "import_file",
+    "read_rows",
+]
 
 # kind -> (required columns, optional columns)
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -37,14 +46,48 @@ _MAX_LENGTH = {"code": 64, "name_vi": 255, "name_en": 255}
 _TRUE = {"1", "true", "yes", "y", "có", "co", "x"}
 _FALSE = {"0", "false", "no", "n", "không", "khong"}
 
+# code -> English message (``%(name)s`` placeholders are filled from RowError.params).
+MESSAGES: dict[str, str] = {
+    "unsupported_type": "unsupported file type %(suffix)s",
+    "empty_file": "the file is empty (no header row)",
+    "not_utf8": "the file is not UTF-8 text (%(reason)s); save it as UTF-8",
+    "unreadable_csv": "cannot read the CSV file: %(reason)s",
+    "unreadable_workbook": "cannot read the workbook: %(reason)s",
+    "missing_column": "required column is missing",
+    "unknown_column": "unknown column (expected: %(expected)s)",
+    "repeated_column": "column appears twice",
+    "value_required": "a value is required",
+    "too_long": "longer than %(limit)s characters",
+    "control_character": "contains a control character (such as NUL); remove it",
+    "repeated_code": "code %(code)s already appears on row %(first_row)s",
+    "unknown_level": "unknown level %(level)s (expected one of %(expected)s)",
+    "unknown_agency": "unknown agency %(code)s",
+    "unknown_field": "unknown field %(code)s",
+    "own_ancestor": "agency %(code)s would be its own ancestor",
+    "bad_active": "expected 1 or 0, got %(value)s",
+    # dossier-volume frames (survey.volumes)
+    "period_missing": "the file has no period column: add one, or give the period with the upload",
+    "bad_period": "%(value)s is not a period (use 2026, 2026-H1, 2026-Q3 or 2026-07)",
+    "frame_problem": "%(problem)s",
+}
+
 
 @dataclass(frozen=True)
 class RowError:
-    """One problem in an import file (``row`` 1 is the header; 0 is the file as a whole)."""
+    """One problem in an import file (``row`` 1 is the header; 0 is the file as a whole).
+
+    ``code`` is a key of :data:`MESSAGES`; ``params`` fills its placeholders.
+    """
 
     row: int
     column: str | None
-    message: str
+    code: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        """The English message."""
+        return MESSAGES[self.code] % dict(self.params)
 
     def __str__(self) -> str:
         where = f"row {self.row}" if self.row else "file"
@@ -82,9 +125,9 @@ def read_rows(path: Path) -> tuple[list[str], list[Row]]:
     elif suffix in (".xlsx", ".xlsm"):
         raw = list(_xlsx_rows(path))
     else:
-        raise ImportFailed([RowError(0, None, f"unsupported file type {suffix!r}")])
+        raise ImportFailed([RowError(0, None, "unsupported_type", {"suffix": repr(suffix)})])
     if not raw:
-        raise ImportFailed([RowError(0, None, "the file is empty (no header row)")])
+        raise ImportFailed([RowError(0, None, "empty_file")])
     header = [cell.strip().lower() for cell in raw[0]]
     rows = []
     for number, cells in enumerate(raw[1:], start=2):
@@ -100,25 +143,17 @@ def read_rows(path: Path) -> tuple[list[str], list[Row]]:
 
 
 def _csv_rows(path: Path) -> Iterator[list[str]]:
-    row = 0
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            for row, cells in enumerate(csv.reader(handle), start=1):  # noqa: B007
-                yield cells
-    except UnicodeDecodeError as exc:
-        raise ImportFailed(
-            [RowError(0, None, f"the file is not UTF-8 text ({exc.reason}); save it as UTF-8")]
-        ) from None
-    except csv.Error as exc:  # e.g. a value over the csv module's field size limit
-        limit = csv.field_size_limit()
-        message = (
-            f"a value is longer than {limit} characters"
-            if "field limit" in str(exc)
-            else f"cannot be read as CSV ({exc})"
-        )
-        raise ImportFailed(
-            [RowError(row + 1, None, f"{message}; the rows after it were not read")]
-        ) from None
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            yield from reader
+        except UnicodeDecodeError as exc:
+            raise ImportFailed([RowError(0, None, "not_utf8", {"reason": exc.reason})]) from None
+        except csv.Error as exc:  # e.g. a field over csv.field_size_limit()
+            row = reader.line_num
+            raise ImportFailed(
+                [RowError(row, None, "unreadable_csv", {"reason": str(exc)})]
+            ) from None
 
 
 def _xlsx_rows(path: Path) -> Iterator[list[str]]:
@@ -127,7 +162,9 @@ def _xlsx_rows(path: Path) -> Iterator[list[str]]:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise ImportFailed([RowError(0, None, f"cannot read the workbook: {exc}")]) from None
+        raise ImportFailed(
+            [RowError(0, None, "unreadable_workbook", {"reason": str(exc)})]
+        ) from None
     try:
         sheet = workbook.worksheets[0]
         for values in sheet.iter_rows(values_only=True):
@@ -146,44 +183,46 @@ def _cell_text(value: Any) -> str:
 
 def _check_header(kind: str, header: list[str]) -> list[RowError]:
     required, optional = COLUMNS[kind]
-    errors = [
-        RowError(1, name, "required column is missing") for name in required if name not in header
-    ]
+    errors = [RowError(1, name, "missing_column") for name in required if name not in header]
     known = set(required) | set(optional)
+    expected = {"expected": ", ".join((*required, *optional))}
     errors += [
-        RowError(1, name, f"unknown column (expected: {', '.join((*required, *optional))})")
+        RowError(1, name[: _MAX_LENGTH["code"]], "unknown_column", expected)
         for name in header
         if name and name not in known
     ]
     seen: set[str] = set()
     for name in header:
         if name and name in seen:
-            errors.append(RowError(1, name, "column appears twice"))
+            errors.append(RowError(1, name, "repeated_column"))
         seen.add(name)
     return errors
 
 
 def _check_cells(kind: str, rows: list[Row]) -> list[RowError]:
-    """Required values present, lengths, and codes unique within the file."""
-    required, _ = COLUMNS[kind]
+    """Required values present, no control characters, lengths, codes unique within the file."""
+    required, optional = COLUMNS[kind]
     errors = []
     first_row: dict[str, int] = {}
     for number, values in rows:
-        for name, value in values.items():
-            if has_unstorable(value):
-                errors.append(
-                    RowError(number, name, "contains a character that cannot be stored (NUL)")
-                )
         for name in required:
             if not values.get(name):
-                errors.append(RowError(number, name, "a value is required"))
+                errors.append(RowError(number, name, "value_required"))
+        for name in (*required, *optional):
+            if any(ord(ch) < 32 for ch in values.get(name, "")):
+                errors.append(RowError(number, name, "control_character"))
         for name, limit in _MAX_LENGTH.items():
             if len(values.get(name, "")) > limit:
-                errors.append(RowError(number, name, f"longer than {limit} characters"))
+                errors.append(RowError(number, name, "too_long", {"limit": str(limit)}))
         code = values.get("code", "")
         if code and code in first_row:
             errors.append(
-                RowError(number, "code", f"code {code!r} already appears on row {first_row[code]}")
+                RowError(
+                    number,
+                    "code",
+                    "repeated_code",
+                    {"code": repr(code), "first_row": str(first_row[code])},
+                )
             )
         first_row.setdefault(code, number)
     return errors
@@ -258,12 +297,13 @@ def _import_units(rows: list[Row], errors: list[RowError]) -> ImportSummary:
                 RowError(
                     number,
                     "level",
-                    f"unknown level {v['level']!r} (expected one of {', '.join(AGENCY_LEVELS)})",
+                    "unknown_level",
+                    {"level": repr(v["level"]), "expected": ", ".join(AGENCY_LEVELS)},
                 )
             )
         parent = v.get("parent_code", "")
         if parent and parent not in in_file and parent not in existing:
-            errors.append(RowError(number, "parent_code", f"unknown agency {parent!r}"))
+            errors.append(RowError(number, "parent_code", "unknown_agency", {"code": repr(parent)}))
         if parent:
             parents[v["code"]] = parent
         else:
@@ -271,7 +311,7 @@ def _import_units(rows: list[Row], errors: list[RowError]) -> ImportSummary:
     for number, v in rows:
         if _has_cycle(v["code"], parents):
             errors.append(
-                RowError(number, "parent_code", f"agency {v['code']!r} would be its own ancestor")
+                RowError(number, "parent_code", "own_ancestor", {"code": repr(v["code"])})
             )
     if errors:
         return ImportSummary(0, 0)
@@ -312,7 +352,7 @@ def _lookup(
         return None
     found = existing.get(code)
     if found is None:
-        errors.append(RowError(number, column, f"unknown {what} {code!r}"))
+        errors.append(RowError(number, column, f"unknown_{what}", {"code": repr(code)}))
     return found
 
 
@@ -324,7 +364,7 @@ def _import_counters(rows: list[Row], errors: list[RowError]) -> ImportSummary:
         field = _lookup(fields, number, "field_code", v.get("field_code", ""), "field", errors)
         active_text = v.get("active", "").lower()
         if active_text and active_text not in _TRUE | _FALSE:
-            errors.append(RowError(number, "active", f"expected 1 or 0, got {v['active']!r}"))
+            errors.append(RowError(number, "active", "bad_active", {"value": repr(v["active"])}))
         active = active_text not in _FALSE
         planned.append((v, agency, field, active))
     if errors:

@@ -7,6 +7,10 @@ language of ``?lang=`` or ``Accept-Language`` (Vietnamese by default).
 Rate limit: ``POST /responses`` is limited per client address *and* counter
 (``SIPAS_SUBMIT_RATE_LIMIT``), because all citizens in one office share the office's public
 address; each counter (or kiosk) gets its own budget (:mod:`survey.api.ratelimit`).
+
+Reading responses back needs an API key (``Authorization: Bearer <key>``). A key limited to an
+agency (``sipas apikeys create NAME --agency CODE``) reads only that agency and the agencies
+under it: any other response or ``?agency=`` answers 404, as if it did not exist.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from flask_babel import force_locale
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from survey import repository, tokens
+from survey.access import subtree_ids
 from survey.api import bp
 from survey.api.parsing import BodyError, DateTimeOutOfRange, parse_datetime, parse_submission
 from survey.api.ratelimit import check_submission_budget
 from survey.errors import SUBMISSION_MESSAGES
 from survey.guards import UnstorableText
-from survey.repository import StoredResponse, SubmissionError
+from survey.repository import ApiKeyAccess, StoredResponse, SubmissionError
 from survey.submissions import Submission
 
 MAX_PAGE = 1000
@@ -133,25 +138,42 @@ def _response_json(stored: StoredResponse, *, with_comment: bool) -> dict[str, A
     return data
 
 
-def _has_api_key() -> bool:
+def _api_access() -> ApiKeyAccess | None:
+    """The access of the request's bearer key, or None without a valid key."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
-    return scheme.lower() == "bearer" and repository.verify_api_key(key.strip())
+    if scheme.lower() != "bearer":
+        return None
+    return repository.api_key_access(key.strip())
+
+
+def _readable_agency_codes(access: ApiKeyAccess) -> frozenset[str] | None:
+    """The agency codes a key may read: None for every agency, else the subtree of its agency."""
+    if access.agency_id is None:
+        return None
+    agencies = repository.list_agencies()
+    allowed = subtree_ids([access.agency_id], agencies)
+    return frozenset(a.code for a in agencies if a.id in allowed)
 
 
 @bp.get("/responses/<uuid:response_id>")
 def get_response(response_id):
-    """Read back one response (answers and metadata; the comment only with an API key)."""
+    """Read back one response (API key required; within the key's agency scope)."""
+    access = _api_access()
+    if access is None:
+        return api_error(401, "unauthorized")
     stored = repository.get_response(response_id)
-    if stored is None:
+    readable = _readable_agency_codes(access)
+    if stored is None or (readable is not None and stored.agency_code not in readable):
         return api_error(404, "not_found")
-    return jsonify(_response_json(stored, with_comment=_has_api_key()))
+    return jsonify(_response_json(stored, with_comment=True))
 
 
 @bp.get("/responses")
 def list_responses():
-    """A page of responses for the national portal (API key required)."""
-    if not _has_api_key():
+    """A page of responses for the national portal (API key required; within its scope)."""
+    access = _api_access()
+    if access is None:
         return api_error(401, "unauthorized")
     problems = []
     filters: dict[str, Any] = {}
@@ -173,8 +195,13 @@ def list_responses():
         problems.append({"field": "after", "code": "out_of_range"})
     if problems:
         return api_error(400, "invalid_field", problems)
+    agency_code = request.args.get("agency") or None
+    readable = _readable_agency_codes(access)
+    if readable is not None and agency_code is not None and agency_code not in readable:
+        return api_error(404, "not_found")
     page = repository.list_responses(
-        agency_code=request.args.get("agency") or None,
+        agency_code=agency_code,
+        agency_codes=readable,
         form_id=request.args.get("form") or None,
         after=int(after) if after else None,
         limit=int(limit),

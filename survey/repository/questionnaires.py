@@ -6,23 +6,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 import forms
 from forms.errors import FormNotFound
 from forms.errors import InvalidAnswers as FormInvalidAnswers
 from survey.extensions import db
-from survey.models import FormVersion
+from survey.models import FormVersion, Response
 from survey.repository.errors import InvalidAnswers, UnknownForm, WrongFormVersion
 from survey.repository.units import unit_cache
 from survey.submissions import Submission
 
 __all__ = [
     "FormLayout",
+    "FormVersionUse",
     "decode_answers",
+    "form_versions_in_use",
     "load_form",
     "record_form_version",
     "validate_submission",
@@ -151,3 +154,44 @@ def record_form_version(form: forms.Form) -> FormLayout:
             stored += missing
         cache.form_versions[key] = FormLayout(row_id, tuple(stored))
     return cache.form_versions[key]
+
+
+@dataclass(frozen=True, slots=True)
+class FormVersionUse:
+    """A recorded questionnaire definition and how many responses answered it."""
+
+    form_id: str
+    version: int
+    content_hash: str
+    first_seen_at: datetime
+    responses: int
+
+
+def form_versions_in_use() -> list[FormVersionUse]:
+    """Every recorded definition (form id, version, content hash), newest version first."""
+    counts = (
+        select(Response.form_version_id, func.count().label("n"))
+        .group_by(Response.form_version_id)
+        .subquery()
+    )
+    query = (
+        select(
+            FormVersion.form_id,
+            FormVersion.version,
+            FormVersion.content_hash,
+            FormVersion.first_seen_at,
+            func.coalesce(counts.c.n, 0),
+        )
+        .outerjoin(counts, counts.c.form_version_id == FormVersion.id)
+        .order_by(FormVersion.form_id, FormVersion.version.desc(), FormVersion.first_seen_at)
+    )
+    return [
+        FormVersionUse(
+            form_id,
+            version,
+            content_hash,
+            seen.replace(tzinfo=UTC) if seen.tzinfo is None else seen.astimezone(UTC),
+            int(n),
+        )
+        for form_id, version, content_hash, seen, n in db.session.execute(query)
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid as uuid_lib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -110,12 +110,14 @@ def list_responses(
     since: datetime | None = None,
     until: datetime | None = None,
     agency_code: str | None = None,
+    agency_codes: Collection[str] | None = None,
     form_id: str | None = None,
     after: int | None = None,
     limit: int = 100,
 ) -> list[StoredResponse]:
     """A page of responses in storage order (keyset paging: pass the last ``row_id`` as
-    ``after``). ``since`` is inclusive, ``until`` exclusive."""
+    ``after``). ``since`` is inclusive, ``until`` exclusive; ``agency_code`` keeps one agency,
+    ``agency_codes`` (an API key's scope) any of several."""
     query = _response_query().order_by(Response.id).limit(limit)
     if since is not None:
         query = query.where(Response.submitted_at >= since)
@@ -123,6 +125,8 @@ def list_responses(
         query = query.where(Response.submitted_at < until)
     if agency_code is not None:
         query = query.where(Agency.code == agency_code)
+    if agency_codes is not None:
+        query = query.where(Agency.code.in_(sorted(agency_codes)))
     if form_id is not None:
         query = query.where(Response.form_id == form_id)
     if after is not None:

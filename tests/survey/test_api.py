@@ -76,27 +76,37 @@ def test_submit_created_then_duplicate_then_conflict(app, client, units):
     assert counts(app) == (1, 4)
 
 
-def test_location_leads_to_the_stored_response_under_a_mount_prefix(client, units):
+def test_location_leads_to_the_stored_response_under_a_mount_prefix(app, client, units):
     data = body()
     mounted = {"SCRIPT_NAME": "/sipas"}
     created = client.post(URL, json=data, environ_overrides=mounted)
     assert created.status_code == 201
     location = created.headers["Location"]
     assert location == f"/sipas/api/v1/responses/{data['id']}"
-    got = client.get(location.removeprefix("/sipas"), environ_overrides=mounted)
+    got = client.get(
+        location.removeprefix("/sipas"), environ_overrides=mounted, headers=api_key(app)
+    )
     assert got.status_code == 200 and got.json["id"] == data["id"]
 
 
-def test_read_back_one_response(client, units):
+def api_key(app) -> dict[str, str]:
+    """The header of a new API key that reads every agency."""
+    with app.app_context():
+        return {"Authorization": f"Bearer {repository.create_api_key('portal')}"}
+
+
+def test_read_back_one_response(app, client, units):
     data = body()
     client.post(URL, json=data)
-    got = client.get(f"{URL}/{data['id']}")
+    unauthorized = client.get(f"{URL}/{data['id']}")  # profile answers: never without a key
+    assert unauthorized.status_code == 401 and unauthorized.json["error"]["code"] == "unauthorized"
+    auth = api_key(app)
+    got = client.get(f"{URL}/{data['id']}", headers=auth)
     assert got.status_code == 200
     assert got.json["answers"] == {"e1_1": 5, "e1_2": 4, "e2_1": 0, "sex": 2}
     assert got.json["agency_code"] == "STP" and got.json["field_code"] == "HT"
-    assert got.json["channel"] == "api"
-    assert "comment" not in got.json  # free text only for API-key holders
-    missing = client.get(f"{URL}/{uuid.uuid4()}")
+    assert got.json["channel"] == "api" and got.json["comment"] == "Rất tốt"
+    missing = client.get(f"{URL}/{uuid.uuid4()}", headers=auth)
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
 
 
@@ -104,7 +114,7 @@ def test_dossier_token_is_single_use(app, client, units):
     tok = token()
     first = client.post(URL, json=body(counter_code=None, token=tok))
     assert first.status_code == 201, first.json
-    stored = client.get(f"{URL}/{first.json['id']}").json
+    stored = client.get(f"{URL}/{first.json['id']}", headers=api_key(app)).json
     assert stored["channel"] == "dossier_qr" and stored["procedure_code"] == "1.001"
     reused = client.post(URL, json=body(counter_code=None, token=tok))
     assert reused.status_code == 409

@@ -130,15 +130,16 @@ def test_real_answers_match_the_spec(
     big = {**body, "comment": "x" * 70_000}
     check(client.post(PREFIX + "/responses", json=big), *post)  # 413
 
-    one = "/responses/{response_id}", "get"
-    check(client.get(f"{PREFIX}/responses/{body['id']}"), *one)
-    check(client.get(f"{PREFIX}/responses/{uuid.uuid4()}"), *one)  # 404
-
-    listing = "/responses", "get"
-    check(client.get(PREFIX + "/responses"), *listing)  # 401
     with app.app_context():
         key = repository.create_api_key("portal")
     auth = {"Authorization": f"Bearer {key}"}
+    one = "/responses/{response_id}", "get"
+    check(client.get(f"{PREFIX}/responses/{body['id']}", headers=auth), *one)
+    check(client.get(f"{PREFIX}/responses/{body['id']}"), *one)  # 401
+    check(client.get(f"{PREFIX}/responses/{uuid.uuid4()}", headers=auth), *one)  # 404
+
+    listing = "/responses", "get"
+    check(client.get(PREFIX + "/responses"), *listing)  # 401
     page = client.get(PREFIX + "/responses?limit=1", headers=auth)
     assert page.json["next_after"] is not None
     check(page, *listing)

@@ -39,15 +39,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     _trust_proxies(app)
-    guards.init_app(app)  # first: before CSRF and every other request hook
+    from survey.admin.uploads import allow_uploads
+
+    # First the upload limit of the admin upload endpoints (before anything reads a body), then
+    # the text guard, before CSRF and every other request hook.
+    app.before_request(allow_uploads)
+    guards.init_app(app)
     _add_write_bind(app.config)
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():
             _tune_sqlite(engine)
-    from survey.admin.uploads import allow_uploads
-
-    app.before_request(allow_uploads)  # before CSRF protection reads the upload's body
     csrf.init_app(app)
     ratelimits.init_app(app)
     login_manager.init_app(app)

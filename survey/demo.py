@@ -425,7 +425,10 @@ def _demo_app(url: str, secret_dir: Path) -> Flask:
     the other commands find it (unless SIPAS_SECRET_KEY is set)."""
     from survey import create_app
 
-    config = {"SQLALCHEMY_DATABASE_URI": url}
+    config: dict[str, object] = {"SQLALCHEMY_DATABASE_URI": url}
+    if not os.environ.get("SIPAS_SESSION_COOKIE_SECURE"):
+        # The demo is served over plain HTTP, also to phones on the LAN: Secure only over TLS.
+        config["SESSION_COOKIE_SECURE"] = "auto"
     if not os.environ.get("SIPAS_SECRET_KEY"):
         secret_dir.mkdir(parents=True, exist_ok=True)
         secret_file = secret_dir / SECRET_KEY_FILE

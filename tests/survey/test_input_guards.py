@@ -111,7 +111,7 @@ def test_api_refuses_nul_in_the_query(app, client, units):
 
 
 def test_login_refuses_nul_in_the_name(client):
-    answer = client.post("/admin/login", data={"username": "can\x00bo", "password": "x"})
+    answer = client.post("/login", data={"username": "can\x00bo", "password": "x"})
     assert answer.status_code == 400
     assert "ký tự không được phép" in answer.get_data(as_text=True)
 
@@ -128,7 +128,7 @@ def test_files_may_hold_nul_bytes(client):
     from io import BytesIO
 
     answer = client.post(
-        "/admin/login",
+        "/login",
         data={"username": "canbo", "password": "x", "upload": (BytesIO(b"PK\x00\x00"), "a.xlsx")},
         content_type="multipart/form-data",
     )

@@ -24,12 +24,12 @@ def units(make_agency, make_field, make_counter):
 def admin_client(app, client):
     with app.app_context():
         repository.create_user("canbo", PASSWORD, role="admin")
-    answer = client.post("/admin/login", data={"username": "canbo", "password": PASSWORD})
+    answer = client.post("/login", data={"username": "canbo", "password": PASSWORD})
     assert answer.status_code in (302, 303), answer.get_data(as_text=True)[:200]
     return client
 
 
-PAGES = ["/s/Q1", "/k/Q1", "/thanks", "/k/Q1/thanks", "/s/NOPE", "/admin/login"]
+PAGES = ["/s/Q1", "/k/Q1", "/thanks", "/k/Q1/thanks", "/s/NOPE", "/login"]
 ADMIN_PAGES = ["/admin/", "/admin/counters", "/admin/counters/Q1/sheet", "/admin/counters/sheet"]
 
 

@@ -98,8 +98,10 @@ def assert_same_counts(sql: pd.DataFrame, reference: pd.DataFrame, design: Desig
 
 # Where an SE is 0 in theory (a lonely PSU, a domain fixed by calibration), the two paths may
 # round it to 0 and 1e-15 (sums in another order); the engine then switches interval method
-# and the design effect is 0/0. Those rows (SE below 1e-9 and not identical) are compared
-# without the columns that depend on the SE's rounding error.
+# and the design effect is 0/0. Those rows (SE below 1e-6 points and not identical: a variance
+# that cancels to ~1e-14 has a square root of ~1e-7) are compared without the columns that depend
+# on the SE's rounding error.
+_SE_ZERO = 1e-6
 _SE_ZERO_SWITCHES = [
     "n_eff",
     "deff",
@@ -122,10 +124,10 @@ def assert_same_tables(got: pd.DataFrame, want: pd.DataFrame, by: list[str]) -> 
     order = [*by, "level", "indicator"]
     got = got.astype({c: str for c in by}).sort_values(order, ignore_index=True)
     want = want.astype({c: str for c in by}).sort_values(order, ignore_index=True)
-    tiny = (got["se"].abs() <= 1e-9) | (want["se"].abs() <= 1e-9)
+    tiny = (got["se"].abs() <= _SE_ZERO) | (want["se"].abs() <= _SE_ZERO)
     degenerate = tiny & (got["se"] != want["se"])
-    assert (got.loc[degenerate, "se"].abs() <= 1e-9).all()
-    assert (want.loc[degenerate, "se"].abs() <= 1e-9).all()
+    assert (got.loc[degenerate, "se"].abs() <= _SE_ZERO).all()
+    assert (want.loc[degenerate, "se"].abs() <= _SE_ZERO).all()
     same = {"check_exact": False, "rtol": 1e-10, "atol": 1e-12}
     pd.testing.assert_frame_equal(got[~degenerate], want[~degenerate], **same)
     steady = [c for c in got.columns if c not in _SE_ZERO_SWITCHES]

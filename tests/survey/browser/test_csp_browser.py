@@ -25,7 +25,7 @@ def csp_violations(page, url: str) -> list[str]:
     return [*found, *(m for m in messages if "Content Security Policy" in m)]
 
 
-@pytest.mark.parametrize("path", ["/s/Q1", "/k/Q1", "/thanks", "/admin/login", "/s/NOPE"])
+@pytest.mark.parametrize("path", ["/s/Q1", "/k/Q1", "/thanks", "/login", "/s/NOPE"])
 def test_pages_break_no_rule(serve, new_page, make_counter, path) -> None:
     server = serve()
     make_counter("Q1")
@@ -36,7 +36,7 @@ def test_pages_break_no_rule(serve, new_page, make_counter, path) -> None:
 def test_login_fields_keep_their_size(serve, new_page) -> None:
     server = serve()
     page = new_page(javascript=True)
-    page.goto(f"{server.url}/admin/login")
+    page.goto(f"{server.url}/login")
     for field in ("#username", "#password"):
         box = page.locator(field).bounding_box()
         form = page.locator("form.card").bounding_box()
@@ -56,11 +56,11 @@ def test_served_qr_sheet_keeps_its_stylesheet(serve, new_page, make_counter, siz
     with server.app.app_context():
         repository.create_user("canbo", PASSWORD, role="admin")
     page = new_page(javascript=True)
-    page.goto(f"{server.url}/admin/login")
+    page.goto(f"{server.url}/login")
     page.fill("#username", "canbo")
     page.fill("#password", PASSWORD)
     page.locator("button.send").click()
-    page.wait_for_url(f"{server.url}/admin/**")
+    page.wait_for_url(f"{server.url}/reports/**")
     assert csp_violations(page, f"{server.url}/admin/counters/Q1/sheet?size={size}") == []
     font = page.evaluate("getComputedStyle(document.querySelector('.agency')).fontSize")
     assert float(font.removesuffix("px")) == pytest.approx(agency_px, abs=0.1)

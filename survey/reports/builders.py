@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from analysis.funnel import funnel_limits, funnel_position
 from analysis.par_index import RuleError, ScoringError, load_rule, score_par
 from analysis.reliability import NCHS_2017
+from analysis.results import RESULT_COLUMNS
 from survey.privacy import mask_personal_numbers
 from survey.reports import charts
 from survey.reports.context import ReportContext
@@ -42,24 +43,6 @@ __all__ = [
 ]
 
 LEVEL_ORDER = ("province", "department", "district", "commune")
-RESULT_COLUMNS = [
-    "level",
-    "indicator",
-    "estimate",
-    "se",
-    "ci_low",
-    "ci_high",
-    "n",
-    "n_eff",
-    "deff",
-    "df",
-    "suppressed",
-    "suppression_reason",
-    "flags",
-    "ci_method",
-    "ci_note",
-    "version",
-]
 COMPARISON_COLUMNS = [
     "vs_province",
     "p_province",

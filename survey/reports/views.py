@@ -41,9 +41,15 @@ def _helpers() -> dict[str, object]:
     return {"language_links": language_links}
 
 
+def _refuse(name: str, message: str) -> NoReturn:
+    """Answer 400 ``bad_parameter`` naming the parameter (JSON or page)."""
+    abort(make_response(error_response(400, "bad_parameter", message, parameter=name)))
+
+
 def _bad_parameter(exc: BadParameter) -> NoReturn:
-    message = _("Bad parameter “%(name)s”: %(message)s", name=exc.name, message=exc.message)
-    abort(make_response(error_response(400, "bad_parameter", message, parameter=exc.name)))
+    _refuse(
+        exc.name, _("Bad parameter “%(name)s”: %(message)s", name=exc.name, message=exc.message)
+    )
 
 
 def _request(page_params: tuple[str, ...] = ()) -> tuple[ReportParams, ReportContext]:
@@ -114,16 +120,7 @@ def unit(code: str) -> ResponseReturnValue:
     if not context.visible(code):
         abort(404)
     if params.unit is not None and params.unit != code:
-        abort(
-            make_response(
-                error_response(
-                    400,
-                    "bad_parameter",
-                    _("This page is about one unit: leave out the “unit” parameter."),
-                    parameter="unit",
-                )
-            )
-        )
+        _refuse("unit", _("This page is about one unit: leave out the “unit” parameter."))
     page = _build(builders.unit_page, context, params, code, str(get_locale()))
     return _respond("reports/unit.html", page, params, context)
 
@@ -136,16 +133,7 @@ def field(code: str) -> ResponseReturnValue:
     if code not in context.fields:
         abort(404)
     if params.field_code is not None and params.field_code != code:
-        abort(
-            make_response(
-                error_response(
-                    400,
-                    "bad_parameter",
-                    _("This page is about one field: leave out the “field” parameter."),
-                    parameter="field",
-                )
-            )
-        )
+        _refuse("field", _("This page is about one field: leave out the “field” parameter."))
     page = _build(builders.field_page, context, params, code, str(get_locale()))
     return _respond("reports/field.html", page, params, context)
 

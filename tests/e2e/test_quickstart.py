@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SIPAS = str(Path(sys.executable).with_name("sipas"))
 
 pytestmark = [
@@ -85,20 +84,17 @@ def _export(env: dict[str, str]) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "nojs"])
-def test_demo_qr_form_submit_and_export(demo, javascript: bool) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_demo_qr_form_submit_and_export(demo, browser, javascript: bool) -> None:
     url, env, log = demo
     assert "/login with a demo account" in log
     assert re.search(r"^  admin +password \S+", log, re.MULTILINE)
     before = _export(env)
     assert len(before) == 300
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(
-            viewport={"width": 360, "height": 740}, java_script_enabled=javascript
-        )
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, java_script_enabled=javascript
+    )
+    try:
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.goto(url)
@@ -111,7 +107,8 @@ def test_demo_qr_form_submit_and_export(demo, javascript: bool) -> None:
             page.select_option("#field", index=1)
         page.get_by_role("button", name="Gửi câu trả lời").click()
         page.wait_for_url(re.compile(r"/thanks"))
-        browser.close()
+    finally:
+        context.close()
 
     after = _export(env)
     assert len(after) == 301

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -843,8 +843,6 @@ def test_bars_hatch_muted_bars() -> None:
 # ------------------------------------------------------------------------------------------------
 # In a real browser: rendered size, text size, nothing clipped or overlapping; screenshots
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PAGE_CSS = "body{margin:0;background:#f3f5f8;font:17px/1.5 system-ui,sans-serif}" + (
     "main{max-width:72rem;margin:0 auto;padding:1rem}.card{background:#fff;padding:1rem}"
 )
@@ -866,19 +864,6 @@ MEASURE = """svg => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    """One headless Chromium for the module (Debian's; Playwright's download is never used)."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 def overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return (
         min(a["right"], b["right"]) - max(a["left"], b["left"]) > 1
@@ -889,7 +874,7 @@ def overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [375, 1280])
 @pytest.mark.parametrize("name", sorted(CHARTS))
-def test_chart_renders_readably_in_chromium(chromium: Any, name: str, width: int) -> None:
+def test_chart_renders_readably_in_chromium(browser: Any, name: str, width: int) -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     (OUTPUT / "page.css").write_text(PAGE_CSS, encoding="utf-8")
     html = (
@@ -902,7 +887,7 @@ def test_chart_renders_readably_in_chromium(chromium: Any, name: str, width: int
     )
     page_file = OUTPUT / f"{name}.html"
     page_file.write_text(html, encoding="utf-8")
-    page = chromium.new_page(viewport={"width": width, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": 900})
     problems: list[str] = []
     page.on("console", lambda message: problems.append(message.text))
     try:

@@ -13,10 +13,15 @@ from sqlalchemy import create_engine, text
 
 
 @pytest.fixture
+def database_url(postgres_url, empty_tables):
+    """PostgreSQL only (SQLite has no server connections to drop), so no SQLite case is skipped."""
+    empty_tables(postgres_url)
+    return postgres_url
+
+
+@pytest.fixture
 def named_app(make_app, database_url, make_agency, make_counter):
     """An app whose PostgreSQL connections carry a name of their own (to end only them)."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only: SQLite has no server connections to drop")
     make_counter("Q1", agency=make_agency("STP"))
     name = f"sipas-restart-{secrets.token_hex(4)}"
     app = make_app(SQLALCHEMY_DATABASE_URI=f"{database_url}&application_name={name}")

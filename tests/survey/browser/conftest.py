@@ -1,7 +1,7 @@
 """Real headless Chromium against the real app served by werkzeug in a background thread.
 
-Chromium comes from Debian (``/usr/bin/chromium``); Playwright's own browser download is never
-used. Every test here is marked ``browser`` and skipped, with the reason, when Chromium is absent.
+``browser`` is the session's one Debian Chromium (``tests/conftest.py``). Every test here is
+marked ``browser`` and skipped, with the reason, when Chromium is absent.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -55,19 +54,6 @@ def serve(make_app: Callable[..., Flask]) -> Iterator[Callable[..., LiveServer]]
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the session."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(params=[True, False], ids=["js", "nojs"])

@@ -9,7 +9,7 @@ this module only chooses its arguments.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +24,7 @@ from survey import repository
 from survey.access import Scope
 from survey.extensions import db
 from survey.models import Agency, Field
+from survey.reports.cache import ReportCache
 from survey.reports.params import BadParameter, ReportParams
 from survey.statistics import CellWeights, NoResponsesError, build_counts
 
@@ -170,22 +171,78 @@ def counts_for(
     """The count table of the request (``None`` when no response is selected)."""
     design, weights = _weighting(context, params, agency_subtree)
     by = list(dict.fromkeys([*by, *domain_columns(params)]))
-    try:
-        return build_counts(
-            db.session,
-            context.form,
-            design,
-            by,
-            period=period,  # type: ignore[arg-type]
-            weights=weights,
-            since=params.since,
-            until=params.until,
-            agency_subtree=None if agency_subtree == PROVINCE else agency_subtree,
-            exclude_flags=params.exclude,
-            index_versions=("A",),
-        )
-    except NoResponsesError:
+    subtree = None if agency_subtree == PROVINCE else agency_subtree
+    form = context.form
+
+    def build() -> pd.DataFrame | None:
+        try:
+            return build_counts(
+                db.session,
+                form,
+                design,
+                by,
+                period=period,  # type: ignore[arg-type]
+                weights=weights,
+                since=params.since,
+                until=params.until,
+                agency_subtree=subtree,
+                exclude_flags=params.exclude,
+                index_versions=("A",),
+            )
+        except NoResponsesError:
+            return None
+
+    key = (
+        form.id,
+        form.version,
+        design,
+        tuple(by),
+        period,
+        _weights_key(weights),
+        params.since,
+        params.until,
+        subtree,
+        tuple(params.exclude),
+    )
+    counts = report_cache().get(("counts", *key), build)
+    return None if counts is None else counts.copy()
+
+
+def report_cache() -> ReportCache:
+    """This app's cache of count tables and figures (one per worker process)."""
+    cache = current_app.extensions.get("sipas_report_cache")
+    if cache is None:
+        cache = current_app.extensions.setdefault("sipas_report_cache", ReportCache())
+    return cache
+
+
+def cache_key(context: ReportContext, params: ReportParams, *parts: Hashable) -> tuple:
+    """What defines a figure of the request: the design, the root and every filter."""
+    filters = (
+        params.first,
+        params.last,
+        params.unit,
+        params.field_code,
+        params.channel,
+        params.form_id,
+        params.form_version,
+        params.weights,
+        params.ci,
+        params.level,
+        params.exclude,
+    )
+    return (context.form.id, context.form.version, context.design, context.root, filters, *parts)
+
+
+def _weights_key(weights: CellWeights | None) -> tuple | None:
+    if weights is None:
         return None
+    base = weights.base_weights
+    return (
+        weights.columns,
+        tuple(sorted(weights.weights.items())),
+        None if base is None else tuple(sorted(base.items())),
+    )
 
 
 def weighted_design(context: ReportContext, params: ReportParams) -> Design:
@@ -203,15 +260,21 @@ def _weighting(
     if params.weights == "none":
         return context.design, None
     volumes = _frame_volumes(params)
-    raw = build_counts(
-        db.session,
-        context.form,
-        Design(psu="agency_code"),  # grouped rows: only the response counts are read
-        list(_CELLS),
-        since=params.since,
-        until=params.until,
-        exclude_flags=params.exclude,
-        index_versions=("A",),
+    form = context.form
+    cells = Design(psu="agency_code")  # grouped rows: only the response counts are read
+    key = ("cells", form.id, form.version, cells, params.since, params.until, params.exclude)
+    raw = report_cache().get(
+        key,
+        lambda: build_counts(
+            db.session,
+            form,
+            cells,
+            list(_CELLS),
+            since=params.since,
+            until=params.until,
+            exclude_flags=params.exclude,
+            index_versions=("A",),
+        ),
     )
     responses = raw[raw["item"] == "_response"].groupby(list(_CELLS))["n"].sum().rename("responses")
     joined = responses.reset_index().merge(volumes, on=list(_CELLS), how="left")

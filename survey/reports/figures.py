@@ -28,8 +28,10 @@ from analysis.ranking import Ranking, rank_change, rank_units
 from analysis.results import IndexResult
 from survey.reports.context import (
     ReportContext,
+    cache_key,
     counts_for,
     domain_columns,
+    report_cache,
     select_domain,
     weighted_design,
 )
@@ -236,6 +238,12 @@ def _add_ranks(
 
 def unit_figures(context: ReportContext, params: ReportParams) -> UnitFigures | None:
     """Every indicator of every unit with its comparisons (``None``: no responses at all)."""
+    key = cache_key(context, params, "unit_figures")
+    figures = report_cache().get(key, lambda: _unit_figures(context, params))
+    return None if figures is None else UnitFigures(figures.table.copy(), figures.root)
+
+
+def _unit_figures(context: ReportContext, params: ReportParams) -> UnitFigures | None:
     alpha = 1 - params.level
     result = _indices(context, params, ["agency_code"])
     if result is None:
@@ -271,6 +279,17 @@ def breakdown(
     (with ``period`` = ``month`` or ``quarter``). The rows carry those columns, not
     ``agency_code``.
     """
+    key = cache_key(context, params, "breakdown", tuple(by), unit, period)
+    return report_cache().get(key, lambda: _breakdown(context, params, by, unit, period)).copy()
+
+
+def _breakdown(
+    context: ReportContext,
+    params: ReportParams,
+    by: Sequence[str],
+    unit: str | None,
+    period: str | None,
+) -> pd.DataFrame:
     rollup = unit is not None
     columns = ["agency_code", *by] if rollup else list(by)
     result = _indices(context, params, columns, agency_subtree=unit, period=period)
@@ -286,6 +305,13 @@ def item_table(
     context: ReportContext, params: ReportParams, statistic: str, *, unit: str | None = None
 ) -> pd.DataFrame:
     """Expectation shares or the respondents' profile of ``unit``'s subtree (or the province)."""
+    key = cache_key(context, params, "item_table", statistic, unit)
+    return report_cache().get(key, lambda: _item_table(context, params, statistic, unit)).copy()
+
+
+def _item_table(
+    context: ReportContext, params: ReportParams, statistic: str, unit: str | None
+) -> pd.DataFrame:
     counts = counts_for(context, params, [], agency_subtree=unit)
     if counts is None:
         return pd.DataFrame()

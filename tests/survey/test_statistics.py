@@ -134,14 +134,17 @@ def assert_same_tables(got: pd.DataFrame, want: pd.DataFrame, by: list[str]) -> 
     pd.testing.assert_frame_equal(got.loc[degenerate, steady], want.loc[degenerate, steady], **same)
 
 
+@pytest.mark.parametrize("engine", ["fetch", "sql"])
 @pytest.mark.parametrize("grouping", list(GROUPINGS))
 @pytest.mark.parametrize("design_name", list(DESIGNS))
-def test_counts_and_indices_equal_the_export_path(app, seeded, design_name, grouping) -> None:
+def test_counts_and_indices_equal_the_export_path(
+    app, seeded, design_name, grouping, engine
+) -> None:
     design = DESIGNS[design_name]
     by = GROUPINGS[grouping]
     with app.app_context():
         form = load_form("sipas-counter")
-        sql = build_counts(db.session, form, design, by, period="month")
+        sql = build_counts(db.session, form, design, by, period="month", engine=engine)
     # Under SRS both paths build the pooled form (psu "*", with the _pair: rows).
     reference = counts_from_responses(seeded, form, design, by=by)
     assert_same_counts(sql, reference, design)
@@ -168,7 +171,7 @@ def test_clustered_counts_are_aggregated_in_the_database(app, seeded) -> None:
         engine = db.engine
         event.listen(engine, "before_cursor_execute", record)
         try:
-            counts = build_counts(db.session, form, STRAT_CLUS, ["agency_code"])
+            counts = build_counts(db.session, form, STRAT_CLUS, ["agency_code"], engine="sql")
         finally:
             event.remove(engine, "before_cursor_execute", record)
         stored = db.session.scalars(select(Response.answer_codes)).all()

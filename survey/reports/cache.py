@@ -1,0 +1,128 @@
+"""Count tables and figures of recent report requests, reused while their data is unchanged.
+
+A report page builds one to a few count tables and the figures derived from them; officials
+open the same few views (the overview of the current year, their unit) again and again. Each
+worker process keeps what it built, keyed by everything that defines it (form, design,
+groupings, period, filters, weights), together with the *data stamp* it was built at: the
+number and the highest id of the stored responses and of the unit tables (agencies, counters,
+fields, procedures).
+
+An entry is reused without a question for :data:`FRESH_SECONDS` after its stamp was last
+checked, so a burst of page views costs one stamp query; after that the stamp is read again
+(one cheap aggregate query) and the entry is rebuilt only if it changed. New responses thus
+reach the pages within :data:`FRESH_SECONDS`. An entry older than :data:`MAX_AGE_SECONDS` is
+rebuilt whatever the stamp says (an edited unit code leaves the counts and ids unchanged).
+
+The cache holds copies of derived data only: a restarted or added worker rebuilds what it
+needs, so the app stays stateless.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from survey.extensions import db
+from survey.models import Agency, Counter, Field, Procedure, Response
+
+__all__ = ["FRESH_SECONDS", "MAX_AGE_SECONDS", "ReportCache", "data_stamp"]
+
+FRESH_SECONDS = 30.0
+MAX_AGE_SECONDS = 600.0
+_MAX_ROWS = 5_000_000  # table rows held per worker: about 0.5 GB at most
+_OTHER_ROWS = 1_000  # what a cached value that is not a table counts as
+
+
+def data_stamp() -> tuple[int, ...]:
+    """``(count, max id)`` of the responses and of every unit table, in one query."""
+    parts = []
+    for model in (Response, Agency, Counter, Field, Procedure):
+        table = model.__table__
+        parts += [
+            select(func.count()).select_from(table).scalar_subquery(),
+            select(func.coalesce(func.max(table.c.id), 0)).scalar_subquery(),
+        ]
+    row = db.session.execute(select(*parts)).one()
+    return tuple(int(v) for v in row)
+
+
+@dataclass(slots=True)
+class _Entry:
+    stamp: tuple[int, ...]
+    built: float
+    checked: float
+    value: Any
+    rows: int
+
+
+def _rows(value: Any) -> int:
+    """The size a cached value is counted at (rows of the table it holds)."""
+    table = value if isinstance(value, pd.DataFrame) else getattr(value, "table", None)
+    return len(table) if isinstance(table, pd.DataFrame) else _OTHER_ROWS
+
+
+class ReportCache:
+    """A small LRU of derived report data (thread-safe; one per worker process)."""
+
+    def __init__(
+        self,
+        *,
+        max_rows: int = _MAX_ROWS,
+        clock: Callable[[], float] = time.monotonic,
+        stamp: Callable[[], tuple[int, ...]] = data_stamp,
+    ) -> None:
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max_rows = max_rows
+        self._clock = clock
+        self._stamp = stamp
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, build: Callable[[], pd.DataFrame | None]) -> pd.DataFrame | None:
+        """The table for ``key``: a fresh cached one, or ``build()`` (then cached).
+
+        ``None`` (no response selected) is cached like a table.
+        """
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and now - entry.built > MAX_AGE_SECONDS:
+                entry = None
+            if entry is not None and now - entry.checked <= FRESH_SECONDS:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return entry.value
+        stamp = self._stamp()
+        if entry is not None and entry.stamp == stamp:
+            with self._lock:
+                entry.checked = now
+                self._entries[key] = entry
+                self._entries.move_to_end(key)
+                self.hits += 1
+            return entry.value
+        value = build()
+        with self._lock:
+            self.misses += 1
+            self._entries[key] = _Entry(stamp, now, now, value, _rows(value))
+            self._entries.move_to_end(key)
+            self._evict()
+        return value
+
+    def clear(self) -> None:
+        """Forget everything (after an edit in this process)."""
+        with self._lock:
+            self._entries.clear()
+
+    def _evict(self) -> None:
+        rows = sum(e.rows for e in self._entries.values())
+        while rows > self._max_rows and len(self._entries) > 1:
+            _, oldest = self._entries.popitem(last=False)
+            rows -= oldest.rows

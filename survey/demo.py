@@ -425,7 +425,7 @@ def _demo_app(url: str, secret_dir: Path) -> Flask:
     the other commands find it (unless SIPAS_SECRET_KEY is set)."""
     from survey import create_app
 
-    config: dict[str, object] = {"SQLALCHEMY_DATABASE_URI": url}
+    config: dict[str, object] = {"SQLALCHEMY_DATABASE_URI": url, "SIPAS_DEMO": True}
     if not os.environ.get("SIPAS_SESSION_COOKIE_SECURE"):
         # The demo is served over plain HTTP, also to phones on the LAN: Secure only over TLS.
         config["SESSION_COOKIE_SECURE"] = "auto"

@@ -239,7 +239,7 @@ def _demo(*args: str):
 
 
 def test_demo_db_url_seeds_then_reuses(database_url: str, monkeypatch) -> None:
-    monkeypatch.setenv("SIPAS_SECRET_KEY", "demo-test-secret")
+    monkeypatch.setenv("SIPAS_SECRET_KEY", "demo-test-secret-" + "0" * 32)
     first = _demo("--db-url", database_url, "--responses", "250")
     assert first.exit_code == 0, first.output
     assert "Added 250 responses" in first.output
@@ -259,7 +259,7 @@ def test_demo_db_url_seeds_then_reuses(database_url: str, monkeypatch) -> None:
 
 
 def test_demo_refuses_a_database_with_other_data(app: Flask, database_url: str, monkeypatch):
-    monkeypatch.setenv("SIPAS_SECRET_KEY", "demo-test-secret")
+    monkeypatch.setenv("SIPAS_SECRET_KEY", "demo-test-secret-" + "0" * 32)
     with app.app_context():
         db.session.add(Agency(code="HN", name_vi="UBND TP Hà Nội", level="province"))
         db.session.commit()

@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from werkzeug.security import generate_password_hash
 
-from survey import qrcodes, repository, seeding
+from survey import access_log, qrcodes, repository, seeding
 from survey.config import DEFAULT_INSTANCE_DB, SECRET_KEY_FILE
 from survey.extensions import db
 from survey.models import Agency, Counter, Field, Procedure, Response, User
@@ -653,6 +653,9 @@ def _serve(app: Flask, host: str, port: int) -> None:
             self.cfg.set("workers", 1)
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", "-")
+            # No dossier token and no client address in the demo's access log.
+            self.cfg.set("logger_class", access_log.LOGGER_CLASS)
+            self.cfg.set("access_log_format", access_log.DEMO_ACCESS_LOG_FORMAT)
 
         def load(self) -> Flask:
             return app

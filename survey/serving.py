@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 from sqlalchemy.engine import URL, make_url
 
+from survey.access_log import LOGGER_CLASS
 from survey.gunicorn_config import usable_cpus
 
 __all__ = [
@@ -119,6 +120,9 @@ def gunicorn_argv(
     dies are reset rather than taken by the others.
     """
     argv = ["gunicorn", "--bind", bind, "--workers", str(workers), "--backlog", str(SERVE_BACKLOG)]
+    # An access log, when one is turned on (--access-logfile in GUNICORN_CMD_ARGS), holds no
+    # dossier token (survey.access_log).
+    argv += ["--logger-class", LOGGER_CLASS]
     if pin_workers:
         argv += ["--config", str(Path(__file__).with_name("gunicorn_config.py"))]
     if reuse_port:

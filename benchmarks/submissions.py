@@ -168,7 +168,7 @@ class Database:
             "SIPAS_SECRET_KEY": "benchmark-" + "0" * 40,
             "SIPAS_SQLALCHEMY_DATABASE_URI": self.url,
             "SIPAS_RATELIMIT_STORAGE_URI": REDIS_URI,
-            "SIPAS_SIPAS_SUBMIT_RATE_LIMIT": SUBMIT_LIMIT,
+            "SIPAS_SUBMIT_RATE_LIMIT": SUBMIT_LIMIT,
         }
 
     def create(self) -> list[str]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,14 @@ from sqlalchemy.engine import Engine, make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from survey import guards, ratelimits, security
-from survey.config import SECRET_KEY_FILE, WRITE_BIND, defaults
+from survey.config import (
+    MIN_SECRET_KEY_LENGTH,
+    SECRET_KEY_FILE,
+    WRITE_BIND,
+    apply_settings,
+    defaults,
+    environment_settings,
+)
 from survey.extensions import babel, csrf, db, login_manager
 
 
@@ -31,11 +41,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__, instance_relative_config=True)
     app.session_interface = StatelessPathsSessionInterface()
-    app.config.from_mapping(defaults(app.instance_path))
-    app.config.from_prefixed_env(prefix="SIPAS")
-    if test_config is not None:
-        app.config.update(test_config)
-    _require_secret_key(app)
+    load_config(app, test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     _trust_proxies(app)
@@ -73,6 +79,38 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.add_url_rule("/readyz", "readyz", readyz, methods=["GET"])
     return app
+
+
+log = logging.getLogger(__name__)
+_WARNED: set[str] = set()
+_WARNED_LOCK = threading.Lock()
+# Key of app.extensions: where the secret key came from (for `sipas serve`).
+SECRET_KEY_SOURCE = "sipas.secret_key_source"
+
+
+def load_config(
+    app: Flask,
+    test_config: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Configure ``app``: defaults, ``SIPAS_*`` variables of ``environ`` (``os.environ``), then
+    ``test_config``; then find the secret key (:func:`_require_secret_key`).
+
+    Unknown and deprecated ``SIPAS_*`` variables are logged as warnings, each once per process.
+    """
+    environ = os.environ if environ is None else environ
+    app.config.from_mapping(defaults(app.instance_path))
+    settings, warnings = environment_settings(environ)
+    apply_settings(app.config, settings)
+    for message in warnings:
+        with _WARNED_LOCK:
+            if message in _WARNED:
+                continue
+            _WARNED.add(message)
+        log.warning("configuration: %s", message)
+    if test_config is not None:
+        app.config.update(test_config)
+    _require_secret_key(app, environ)
 
 
 def healthz() -> tuple[str, int, dict[str, str]]:
@@ -124,25 +162,43 @@ def _trust_proxies(app: Flask) -> None:
         )
 
 
-def _require_secret_key(app: Flask) -> None:
+_MAKE_KEY = 'SIPAS_SECRET_KEY=$(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+
+
+def _require_secret_key(app: Flask, environ: Mapping[str, str]) -> None:
     """Find the secret key: configuration, else ``instance/secret_key`` (written by ``sipas demo``).
 
-    Refuse to run in production without one; use a throwaway key in debug and tests.
+    Refuse to run in production without one, or with one shorter than
+    :data:`~survey.config.MIN_SECRET_KEY_LENGTH` characters; use a throwaway key in debug and
+    tests. ``app.extensions[SECRET_KEY_SOURCE]`` says where the key came from.
     """
-    if app.config.get("SECRET_KEY"):
-        return
-    key_file = Path(app.instance_path) / SECRET_KEY_FILE
-    if key_file.is_file():
-        app.config["SECRET_KEY"] = key_file.read_text(encoding="utf-8").strip()
-        return
-    if app.debug or app.testing:
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
-        return
-    raise ConfigurationError(
-        "SIPAS_SECRET_KEY is not set (nor instance/secret_key). Set it to a long random "
-        "string (it signs sessions and dossier QR tokens), e.g. "
-        "SIPAS_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_hex(32))')"
-    )
+    production = not (app.debug or app.testing or app.config.get("SIPAS_DEMO"))
+    key = app.config.get("SECRET_KEY")
+    if key:
+        from_env = environ.get("SIPAS_SECRET_KEY") not in (None, "") and key == environ.get(
+            "SIPAS_SECRET_KEY"
+        )
+        source = "the SIPAS_SECRET_KEY environment variable" if from_env else "the configuration"
+    else:
+        key_file = Path(app.instance_path) / SECRET_KEY_FILE
+        if key_file.is_file():
+            key = app.config["SECRET_KEY"] = key_file.read_text(encoding="utf-8").strip()
+            source = f"the key file {key_file} (written by `sipas demo`)"
+        elif not production:
+            key = app.config["SECRET_KEY"] = secrets.token_hex(32)
+            source = "a throwaway key (debug, tests or the demo)"
+        else:
+            raise ConfigurationError(
+                f"SIPAS_SECRET_KEY is not set (nor {key_file}). Set it to a long random "
+                f"string (it signs sessions and dossier QR tokens), e.g. {_MAKE_KEY}"
+            )
+    if production and len(str(key)) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigurationError(
+            f"the secret key from {source} has {len(str(key))} characters; at least "
+            f"{MIN_SECRET_KEY_LENGTH} are needed in production (it signs sessions and "
+            f"dossier QR tokens). Make one with {_MAKE_KEY}"
+        )
+    app.extensions[SECRET_KEY_SOURCE] = source
 
 
 def _add_write_bind(config: dict[str, Any]) -> None:

@@ -3,8 +3,8 @@
 ``sipas --help`` works anywhere; a command builds the application (``survey.create_app``, so the
 ``SIPAS_*`` environment variables apply, e.g. ``SIPAS_SQLALCHEMY_DATABASE_URI``) only when it
 runs. Commands and groups defined in other modules (``forms``, ``qr``, ``analyze``,
-``analyze-db``, ``aggregates``, ``demo``, ``serve``) are imported when first used; one that
-cannot be imported answers with a clear message instead of breaking the others.
+``analyze-db``, ``aggregates``, ``retention``, ``demo``, ``serve``) are imported when first
+used; one that cannot be imported answers with a clear message instead of breaking the others.
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ _MOUNTED = {
         "survey.statistics.aggregates_cli",
         "aggregates",
         "The summary of sufficient statistics: rebuild, refresh, status.",
+    ),
+    "retention": (
+        "survey.retention",
+        "retention",
+        "Delete responses older than SIPAS_RETENTION_MONTHS.",
     ),
 }
 

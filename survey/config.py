@@ -5,17 +5,27 @@ Load order in :func:`survey.create_app`: the defaults below, then environment va
 ``SIPAS_RATELIMIT_STORAGE_URI`` ...; values are parsed as JSON when they look like JSON), then the
 ``test_config`` mapping. Nothing is read at import time.
 
+Keys of our own already start with ``SIPAS_`` and are set by a variable of the same name
+(``SIPAS_SUBMIT_RATE_LIMIT``); the doubled name that worked before (``SIPAS_SIPAS_...``) still
+works, with a deprecation warning. A ``SIPAS_*`` variable that names no setting is reported
+with the closest known name (:func:`environment_settings`).
+
 Every key the application reads is listed here with its meaning.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 DEFAULT_INSTANCE_DB = "sipas.db"
 # A file in the instance folder that holds the secret key when SIPAS_SECRET_KEY is not set.
 SECRET_KEY_FILE = "secret_key"
+# Shortest secret key accepted in production (it signs sessions and dossier QR tokens).
+MIN_SECRET_KEY_LENGTH = 32
 
 
 # Flask-SQLAlchemy bind key of the engine the submission write path uses (the main database in
@@ -98,4 +108,109 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         # Base URL printed in QR codes (scheme://host[:port]); the request host when unset.
         "SIPAS_PUBLIC_BASE_URL": None,
+        # Responses are kept this many whole calendar months, then deleted by
+        # `sipas retention apply` (with their summary rows); unset (None): kept forever.
+        "SIPAS_RETENTION_MONTHS": None,
+        # Set by `sipas demo` for its own server: a short or missing secret key is tolerated.
+        "SIPAS_DEMO": False,
     }
+
+
+# Settings read by the application or its extensions that have no default above.
+_OTHER_KEYS = frozenset(
+    {
+        # Flask
+        "APPLICATION_ROOT", "DEBUG", "EXPLAIN_TEMPLATE_LOADING", "MAX_COOKIE_SIZE",
+        "MAX_FORM_MEMORY_SIZE", "MAX_FORM_PARTS", "PERMANENT_SESSION_LIFETIME",
+        "PREFERRED_URL_SCHEME", "PROPAGATE_EXCEPTIONS", "PROVIDE_AUTOMATIC_OPTIONS",
+        "SECRET_KEY_FALLBACKS", "SEND_FILE_MAX_AGE_DEFAULT", "SERVER_NAME",
+        "SESSION_COOKIE_DOMAIN", "SESSION_COOKIE_HTTPONLY", "SESSION_COOKIE_NAME",
+        "SESSION_COOKIE_PARTITIONED", "SESSION_COOKIE_PATH", "SESSION_REFRESH_EACH_REQUEST",
+        "TEMPLATES_AUTO_RELOAD", "TESTING", "TRAP_BAD_REQUEST_ERRORS", "TRAP_HTTP_EXCEPTIONS",
+        "TRUSTED_HOSTS", "USE_X_SENDFILE",
+        # Flask-SQLAlchemy, Flask-WTF, Flask-Babel
+        "SQLALCHEMY_BINDS", "SQLALCHEMY_ECHO", "SQLALCHEMY_RECORD_QUERIES",
+        "SQLALCHEMY_TRACK_MODIFICATIONS", "WTF_CSRF_ENABLED", "WTF_CSRF_CHECK_DEFAULT",
+        "WTF_CSRF_SECRET_KEY", "WTF_CSRF_METHODS", "WTF_CSRF_FIELD_NAME", "WTF_CSRF_HEADERS",
+        "WTF_CSRF_SSL_STRICT", "BABEL_DEFAULT_TIMEZONE", "BABEL_DOMAIN",
+        # survey.ratelimits, survey.reports
+        "RATELIMIT_ENABLED", "RATELIMIT_KEY_PREFIX", "SIPAS_PAR_RULE", "SIPAS_REPORT_DESIGN",
+    }
+)  # fmt: skip
+# SIPAS_* variables that are not settings of the application (the test suite's, benchmarks').
+ENVIRONMENT_ONLY = frozenset(
+    {
+        "SIPAS_TEST_POSTGRES_URL",
+        "SIPAS_TEST_REDIS_URL",
+        "SIPAS_REQUIRE_SERVICES",
+        "SIPAS_ORACLE_OUT",
+        "SIPAS_BENCH_CONFIG",
+    }
+)
+ENV_PREFIX = "SIPAS_"
+
+
+def known_keys() -> frozenset[str]:
+    """Every configuration key the application or its extensions read."""
+    return frozenset(defaults("")) | _OTHER_KEYS
+
+
+def variable_name(key: str) -> str:
+    """The environment variable that sets configuration ``key``."""
+    return key if key.startswith(ENV_PREFIX) else ENV_PREFIX + key
+
+
+def environment_settings(
+    environ: Mapping[str, str],
+) -> tuple[list[tuple[list[str], Any]], list[str]]:
+    """The settings of the ``SIPAS_*`` variables of ``environ``, and warnings about them.
+
+    Returns
+    -------
+    settings : list of (path, value)
+        ``path`` is the configuration key, then the keys inside it for a nested variable
+        (``SIPAS_SQLALCHEMY_ENGINE_OPTIONS__pool_size`` → ``["SQLALCHEMY_ENGINE_OPTIONS",
+        "pool_size"]``). Values are parsed as JSON when they are JSON, else kept as text.
+        In the order to apply them: a doubled ``SIPAS_SIPAS_...`` name before the right one.
+    warnings : list of str
+        One line per unknown variable (with the closest known name) and per deprecated one.
+    """
+    known = known_keys()
+    names = {variable_name(key): key for key in known}
+    settings: list[tuple[int, str, list[str], Any]] = []
+    warnings: list[str] = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name in ENVIRONMENT_ONLY:
+            continue
+        head, *inner = name.split("__")
+        rank = 1
+        if head in names:
+            key = names[head]
+        elif head.startswith(ENV_PREFIX * 2) and head.removeprefix(ENV_PREFIX) in known:
+            key = head.removeprefix(ENV_PREFIX)
+            rank = 0  # the right name, if also set, wins
+            right = name.removeprefix(ENV_PREFIX)
+            warnings.append(f"{name} is deprecated: name it {right} (it is read for now)")
+        else:
+            close = difflib.get_close_matches(head, names, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            warnings.append(f"{name} is not a SIPAS setting and is ignored{hint}")
+            continue
+        value: Any = environ[name]
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+        settings.append((rank, name, [key, *inner], value))
+    settings.sort(key=lambda item: item[0])
+    return [(path, value) for _rank, _name, path, value in settings], warnings
+
+
+def apply_settings(config: dict[str, Any], settings: list[tuple[list[str], Any]]) -> None:
+    """Set each ``(path, value)`` of :func:`environment_settings` in ``config``."""
+    for path, value in settings:
+        current = config
+        *parts, tail = path
+        for part in parts:
+            current = current.setdefault(part, {})
+        current[tail] = value

@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from werkzeug.security import generate_password_hash
 
-from survey import qrcodes, repository, seeding
+from survey import access_log, qrcodes, repository, seeding
 from survey.config import DEFAULT_INSTANCE_DB, SECRET_KEY_FILE
 from survey.extensions import db
 from survey.models import Agency, Counter, Field, Procedure, Response, User
@@ -425,7 +425,7 @@ def _demo_app(url: str, secret_dir: Path) -> Flask:
     the other commands find it (unless SIPAS_SECRET_KEY is set)."""
     from survey import create_app
 
-    config: dict[str, object] = {"SQLALCHEMY_DATABASE_URI": url}
+    config: dict[str, object] = {"SQLALCHEMY_DATABASE_URI": url, "SIPAS_DEMO": True}
     if not os.environ.get("SIPAS_SESSION_COOKIE_SECURE"):
         # The demo is served over plain HTTP, also to phones on the LAN: Secure only over TLS.
         config["SESSION_COOKIE_SECURE"] = "auto"
@@ -653,6 +653,9 @@ def _serve(app: Flask, host: str, port: int) -> None:
             self.cfg.set("workers", 1)
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", "-")
+            # No dossier token and no client address in the demo's access log.
+            self.cfg.set("logger_class", access_log.LOGGER_CLASS)
+            self.cfg.set("access_log_format", access_log.DEMO_ACCESS_LOG_FORMAT)
 
         def load(self) -> Flask:
             return app

@@ -22,6 +22,7 @@ from typing import IO, Any
 from analysis.spreadsheets import write_csv_rows, write_xlsx_rows
 from forms import list_forms
 from survey import repository
+from survey.privacy import mask_personal_numbers
 from survey.quality import format_flags
 from survey.repository import StoredResponse
 
@@ -98,7 +99,7 @@ def iter_rows(
             r.channel,
             format_flags(r.flags),
             *(r.answers.get(key) for key in item_keys),
-            r.comment,
+            None if r.comment is None else mask_personal_numbers(r.comment),  # older rows
         ]
 
 

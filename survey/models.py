@@ -37,6 +37,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -220,6 +221,8 @@ class Response(Base):
     # Quality flags, ';'-separated in a fixed order (too_fast;straightlining;honeypot); '' if clean.
     flags: Mapped[str] = mapped_column(String(100), default="")
     comment: Mapped[str | None] = mapped_column(Text)
+    # Phone or ID numbers in the comment were masked before it was stored (survey.privacy).
+    comment_masked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     locale: Mapped[str] = mapped_column(String(8), default="vi")
     content_hash: Mapped[str] = mapped_column(String(64))
     # A dossier token can be used once: the UNIQUE constraint enforces it in the same transaction.

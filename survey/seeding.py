@@ -16,7 +16,7 @@ by its agency's share of the volume), a field, a procedure and a channel, then a
 latent satisfaction level: a province-wide base, plus the agency's, the field's and the
 counter's effects, plus a linear trend over the year for some agencies, plus respondent and
 answer noise. Some respondents answer too fast or give every item the same answer; some write a
-comment (a few with a phone number in it).
+comment (a few with a phone number in it, masked as the write path stores it).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from sqlalchemy import Connection, func, select, text
 
 import forms
 from survey.models import Agency, Counter, Field, Procedure, Response
+from survey.privacy import mask_comment
 from survey.repository import FormLayout
 
 __all__ = ["CHANNELS", "COLUMNS", "SeedProfile", "count_responses", "seed_responses"]
@@ -53,6 +54,7 @@ COLUMNS: tuple[str, ...] = (
     "channel",
     "flags",
     "comment",
+    "comment_masked",
     "locale",
     "content_hash",
     "answer_codes",
@@ -325,7 +327,8 @@ class _Chunk:
     procedure: np.ndarray  # -1 = none
     channel: np.ndarray
     flags: np.ndarray
-    comment: list[str | None]
+    comment: list[str | None]  # as stored: phone numbers masked (survey.privacy)
+    comment_masked: np.ndarray
     english: np.ndarray
     codes: np.ndarray  # (rows, answer columns), -1 = skipped
 
@@ -397,6 +400,7 @@ class _Generator:
         self._profile(codes, rows)
         too_fast = (submitted - started) / 1e6 < self.min_seconds
         flags = too_fast.astype(np.int64) + 2 * _straightlining(rating)
+        comments, masked = self._comments(rating, rows)
         return _Chunk(
             uuid_hex=_uuid4_hex(rng, rows),
             submitted=submitted,
@@ -407,7 +411,8 @@ class _Generator:
             procedure=procedure,
             channel=channel,
             flags=flags,
-            comment=self._comments(rating, rows),
+            comment=comments,
+            comment_masked=masked,
             english=rng.random(rows) < profile.english_share,
             codes=codes,
         )
@@ -440,10 +445,13 @@ class _Generator:
             keep = self.rng.random(rows) < self.profile.profile_share
             codes[:, position] = np.where(keep, values, _SKIPPED)
 
-    def _comments(self, rating: np.ndarray, rows: int) -> list[str | None]:
+    def _comments(self, rating: np.ndarray, rows: int) -> tuple[list[str | None], np.ndarray]:
+        """The comments as the write path stores them (phone numbers masked), and which ones
+        were masked."""
         rng, profile = self.rng, self.profile
         writes = np.flatnonzero(rng.random(rows) < profile.comment_share)
         comments: list[str | None] = [None] * rows
+        masked = np.zeros(rows, dtype=bool)
         valid = (rating >= 1).sum(axis=1)
         satisfied = (rating >= 4).sum(axis=1)
         for row in writes:
@@ -457,8 +465,8 @@ class _Generator:
                 digits = f"09{int(rng.integers(10**8)):08d}"
                 phone = f"{digits[:4]} {digits[4:7]} {digits[7:]}"
                 text += f" Nếu cần, xin gọi lại cho tôi theo số {phone}."
-            comments[row] = text
-        return comments
+            comments[row], masked[row] = mask_comment(text)
+        return comments, masked
 
 
 def _straightlining(rating: np.ndarray) -> np.ndarray:
@@ -625,6 +633,7 @@ def _copy_text(chunk: _Chunk, units: _Units, layout: FormLayout, form: forms.For
         _words([c.encode() for c in CHANNELS])[chunk.channel],
         _words([f.encode() for f in _FLAG_TEXT])[chunk.flags],
         _texts(comments, b"\\N"),
+        _words([b"f", b"t"])[chunk.comment_masked.astype(np.int64)],
         _words([b"vi", b"en"])[chunk.english.astype(np.int64)],
         np.frombuffer(hashes, dtype=np.uint8).reshape(rows, 64),
         _code_list(chunk.codes, b"NULL", b"{}"),
@@ -665,6 +674,7 @@ def _sqlite_rows(
         [CHANNELS[c] for c in chunk.channel.tolist()],
         _FLAG_TEXT[chunk.flags].tolist(),
         chunk.comment,
+        chunk.comment_masked.astype(np.int64).tolist(),
         np.where(chunk.english, "en", "vi").tolist(),
         _content_hashes(chunk, units, layout.item_keys, form),
         texts(_code_list(chunk.codes, b"null", b"[]")),

@@ -8,11 +8,15 @@ the current process with gunicorn, using the settings the submission benchmark f
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import URL, make_url
 
+from survey.access_log import LOGGER_CLASS
 from survey.gunicorn_config import usable_cpus
 
 __all__ = [
@@ -21,6 +25,7 @@ __all__ = [
     "SERVE_THREADS",
     "SERVE_WORKERS_PER_CPU",
     "demo",
+    "describe_setup",
     "gunicorn_argv",
     "serve",
     "serve_defaults",
@@ -115,6 +120,9 @@ def gunicorn_argv(
     dies are reset rather than taken by the others.
     """
     argv = ["gunicorn", "--bind", bind, "--workers", str(workers), "--backlog", str(SERVE_BACKLOG)]
+    # An access log, when one is turned on (--access-logfile in GUNICORN_CMD_ARGS), holds no
+    # dossier token (survey.access_log).
+    argv += ["--logger-class", LOGGER_CLASS]
     if pin_workers:
         argv += ["--config", str(Path(__file__).with_name("gunicorn_config.py"))]
     if reuse_port:
@@ -179,10 +187,15 @@ def serve(
 ) -> None:
     """Serve the application with gunicorn (configure it with SIPAS_* variables).
 
+    First it says which database and which secret key the workers will use (and whether they
+    are the demo's), and stops if the configuration would not start.
+
     The worker settings default to the best the benchmark found (:func:`serve_defaults`). Put a
     buffering reverse proxy (nginx) in front of it on the Internet: a worker thread serves one
     request at a time, so slow clients must not hold it.
     """
+    for line in describe_setup():
+        click.echo(line, err=True)
     default_workers, default_threads = serve_defaults()
     workers = workers or default_workers
     threads = threads or default_threads
@@ -190,3 +203,63 @@ def serve(
         bind, workers, threads, keep_alive, pin_workers=pin_workers, reuse_port=reuse_port
     )
     os.execvp(sys.executable, [sys.executable, "-m", *argv])
+
+
+def describe_setup(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Lines that say which database (password hidden) and secret key ``sipas serve`` uses,
+    and plainly whether they are those of ``sipas demo``.
+
+    Raises
+    ------
+    click.ClickException
+        The configuration cannot start (:class:`survey.ConfigurationError`).
+    """
+    from flask import Flask
+
+    from survey import SECRET_KEY_SOURCE, ConfigurationError, load_config
+    from survey.config import DEFAULT_INSTANCE_DB
+
+    app = Flask("survey", instance_relative_config=True)
+    try:
+        load_config(app, environ=environ)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    shown = url.render_as_string(hide_password=True)
+    default_db = Path(app.instance_path) / DEFAULT_INSTANCE_DB
+    database = f"Database: {shown}"
+    if _holds_demo(url):
+        database += (
+            " - the DEMO database of `sipas demo` (Tỉnh Demo, synthetic responses); "
+            "set SIPAS_SQLALCHEMY_DATABASE_URI to serve a real one"
+        )
+    elif url.get_backend_name() == "sqlite" and _same_file(url.database, default_db):
+        database += " (the default SQLite file in the instance folder)"
+    source = app.extensions[SECRET_KEY_SOURCE]
+    key = f"Secret key: {source}"
+    if "sipas demo" in source:
+        key += " - the DEMO's key; set SIPAS_SECRET_KEY to a key of your own for production"
+    return [database, key]
+
+
+def _same_file(database: str | None, path: Path) -> bool:
+    return bool(database) and Path(str(database)).resolve() == path.resolve()
+
+
+def _holds_demo(url: URL) -> bool:
+    """True when ``url`` is a SQLite file that holds the demo province (read-only look)."""
+    from survey.demo import DEMO_AGENCY
+
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return False
+    path = Path(str(url.database))
+    if not path.is_file():
+        return False
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as connection:
+            row = connection.execute(
+                "SELECT 1 FROM agencies WHERE code = ?", (DEMO_AGENCY,)
+            ).fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None

@@ -77,19 +77,22 @@ def content_hash(
     *,
     agency_code: str | None,
     field_code: str | None,
+    comment: str | None = None,
 ) -> str:
     """Hash the normalised content of a submission (for idempotent resubmission).
 
     Two submissions with the same UUID are "the same" when this hash is equal: same form version,
     same validated answers, same comment (whitespace-trimmed), same resolved units, channel and
-    token. Timing (``started_at``), locale and the honeypot are not content.
+    token. Timing (``started_at``), locale and the honeypot are not content. ``comment``, when
+    given, replaces the submission's (the write path passes the comment as stored, its phone
+    and ID numbers masked, so that the hash does not hold them).
 
     Returns
     -------
     str
         A hex SHA-256 digest.
     """
-    comment = (submission.comment or "").strip() or None
+    comment = (comment if comment is not None else submission.comment or "").strip() or None
     payload = {
         "form": [submission.form_id, submission.form_version],
         "answers": sorted(clean_answers.items()),

@@ -31,6 +31,7 @@ from survey.api.parsing import BodyError, DateTimeOutOfRange, parse_datetime, pa
 from survey.api.ratelimit import check_submission_budget
 from survey.errors import SUBMISSION_MESSAGES
 from survey.guards import UnstorableText
+from survey.privacy import mask_personal_numbers
 from survey.repository import ApiKeyAccess, StoredResponse, SubmissionError
 from survey.submissions import Submission
 
@@ -134,7 +135,9 @@ def _response_json(stored: StoredResponse, *, with_comment: bool) -> dict[str, A
         "answers": stored.answers,
     }
     if with_comment:
-        data["comment"] = stored.comment
+        # Stored masked since revision 0005; older rows are masked here.
+        comment = stored.comment
+        data["comment"] = None if comment is None else mask_personal_numbers(comment)
     return data
 
 

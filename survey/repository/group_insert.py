@@ -37,7 +37,7 @@ from sqlalchemy.sql.dml import Insert
 __all__ = ["MAX_ROWS", "GroupInsert", "Outcome", "skip_conflicts_insert"]
 
 # Rows of one batch at most: more than the threads of any worker, well under the bind-parameter
-# limits of SQLite (32,766) and PostgreSQL (65,535) at 18 columns a row.
+# limits of SQLite (32,766) and PostgreSQL (65,535) at 19 columns a row.
 MAX_ROWS = 64
 
 

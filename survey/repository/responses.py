@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from survey.config import WRITE_BIND
 from survey.extensions import db
 from survey.models import Response
+from survey.privacy import mask_comment
 from survey.quality import format_flags, parse_flags, quality_flags
 from survey.repository.errors import ConflictingResubmission, SubmissionError, TokenAlreadyUsed
 from survey.repository.group_insert import GroupInsert, Outcome, skip_conflicts_insert
@@ -91,6 +92,9 @@ def save_response(submission: Submission, *, now: datetime | None = None) -> Sav
         raise SubmissionError(f"unknown channel {submission.channel!r}")
     form = load_form(submission.form_id, submission.form_version)
     answers, comment = validate_submission(form, submission)
+    # Phone and ID numbers never reach the database (nor the content hash, which would let
+    # them be recovered by trying every number).
+    comment, comment_masked = mask_comment(comment)
     units = resolve_units(submission)
     submitted_at = now or datetime.now(UTC)
     rating_keys = form.rating_keys
@@ -104,7 +108,11 @@ def save_response(submission: Submission, *, now: datetime | None = None) -> Sav
         empty=not answers and not comment,
     )
     digest = content_hash(
-        submission, answers, agency_code=units.agency_code, field_code=units.field_code
+        submission,
+        answers,
+        agency_code=units.agency_code,
+        field_code=units.field_code,
+        comment=comment,
     )
     layout = record_form_version(form)
     row = {
@@ -121,6 +129,7 @@ def save_response(submission: Submission, *, now: datetime | None = None) -> Sav
         "channel": submission.channel,
         "flags": format_flags(flags),
         "comment": comment,
+        "comment_masked": comment_masked,
         "locale": submission.locale,
         "content_hash": digest,
         "token_id": submission.token_id,

@@ -85,9 +85,11 @@ __all__ = [
     "RefreshResult",
     "SummaryPlan",
     "definition_of",
+    "forget_before",
     "level_for",
     "level_rows",
     "month_start",
+    "months_before",
     "plan_summary",
     "rebuild",
     "refresh",
@@ -546,6 +548,24 @@ def _changed_months(connection: Connection, form_id: str, watermark: int) -> lis
 
 def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def months_before(connection: Connection, month: date) -> int:
+    """Form × month rows of ``summary_months`` before ``month`` (a first day of a month)."""
+    count = connection.execute(select(func.count()).where(MONTHS.c.month < month)).scalar_one()
+    return int(count)
+
+
+def forget_before(connection: Connection, month: date) -> int:
+    """Remove every summary row of the months before ``month`` (the first day of a month),
+    after their responses were deleted (``sipas retention apply``); inside a transaction, behind
+    the maintenance lock. The rest of the summary is untouched and stays exact: whole months
+    go, with the responses they summed. Returns the form × month rows removed."""
+    _lock(connection, "")
+    removed = months_before(connection, month)
+    for table in (COUNTS, PAIRS, MONTHS):
+        connection.execute(delete(table).where(table.c.month < month))
+    return removed
 
 
 def summarised_forms(connection: Connection) -> list[str]:

@@ -38,7 +38,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], str]]:
     database = tmp_path / "demo.db"
     env = {
         **os.environ,
-        "SIPAS_SECRET_KEY": "quickstart-test-key",
+        "SIPAS_SECRET_KEY": "quickstart-test-key-" + "0" * 32,
         "SIPAS_SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
     }
     port = _free_port()

@@ -22,6 +22,7 @@ from survey import cli, gunicorn_config, serving
 
 def _served(monkeypatch, *args: str) -> list[str]:
     ran: list[list[str]] = []
+    monkeypatch.setenv("SIPAS_SECRET_KEY", "serve-test-" + "0" * 40)  # serve checks it first
     monkeypatch.setattr(os, "execvp", lambda file, argv: ran.append([file, *argv]))
     result = CliRunner().invoke(cli.main, ["serve", *args])
     assert result.exit_code == 0, result.output

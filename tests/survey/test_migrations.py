@@ -73,7 +73,7 @@ def test_app_does_not_create_tables(tmp_path):
     from survey import create_app
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x" * 32})
     with app.app_context():
         from survey.extensions import db
 
@@ -153,7 +153,7 @@ def test_answers_move_into_arrays_and_back(unmigrated_url):
         layout = json.loads(layout) if isinstance(layout, str) else layout
         assert layout == ["e1_1", "e2_1", "sex", "x1"]  # answered keys, sorted
 
-        app = create_app({"SQLALCHEMY_DATABASE_URI": unmigrated_url, "SECRET_KEY": "x"})
+        app = create_app({"SQLALCHEMY_DATABASE_URI": unmigrated_url, "SECRET_KEY": "x" * 32})
         with app.app_context():
             for rid, answers in _OLD_ANSWERS.items():
                 found = repository.get_response(uuid.UUID(f"00000000-0000-4000-8000-{rid:012d}"))
@@ -187,7 +187,7 @@ def test_new_answer_columns_are_appended_to_a_converted_version(unmigrated_url):
         upgrade(unmigrated_url, "head")
     finally:
         engine.dispose()
-    app = create_app({"SQLALCHEMY_DATABASE_URI": unmigrated_url, "SECRET_KEY": "x"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": unmigrated_url, "SECRET_KEY": "x" * 32})
     with app.app_context():
         form = repository.load_form("sipas-counter", 1)
         old = db.session.get(FormVersion, 1)

@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from survey import guards, ratelimits, security
+from survey import compute_threads, guards, ratelimits, security  # noqa: F401 (threads first)
 from survey.config import (
     MIN_SECRET_KEY_LENGTH,
     SECRET_KEY_FILE,

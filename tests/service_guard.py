@@ -10,6 +10,8 @@ import os
 
 import pytest
 
+import survey.compute_threads  # noqa: F401  (one BLAS thread per test worker, as in the server)
+
 _skipped: list[str] = []
 
 

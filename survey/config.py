@@ -94,8 +94,13 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "vi",
         "SIPAS_LANGUAGES": ["vi", "en"],
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
-        # CSRF tokens on citizen forms must outlive a slow respondent and a kiosk left idle.
+        # Flask-WTF CSRF tokens of the officials' forms (session-bound) do not expire on their own:
+        # they end with the session.
         "WTF_CSRF_TIME_LIMIT": None,
+        # Hours a citizen form page stays valid to submit (its cookie-less token, signed with
+        # SECRET_KEY; survey.citizen.pages). An older page comes back with the answers kept and
+        # is accepted when sent again.
+        "SIPAS_FORM_TOKEN_MAX_AGE_HOURS": 24,
         # Base URL printed in QR codes (scheme://host[:port]); the request host when unset.
         "SIPAS_PUBLIC_BASE_URL": None,
     }

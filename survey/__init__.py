@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from survey import guards, ratelimits, security
+from survey import compression, guards, ratelimits, security
 from survey.config import SECRET_KEY_FILE, WRITE_BIND, defaults
 from survey.extensions import babel, csrf, db, login_manager
 
@@ -68,6 +68,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)
     errors.init_app(app)
     security.init_app(app)
+    compression.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
     from survey.readiness import readyz
 

@@ -101,6 +101,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # SECRET_KEY; survey.citizen.pages). An older page comes back with the answers kept and
         # is accepted when sent again.
         "SIPAS_FORM_TOKEN_MAX_AGE_HOURS": 24,
+        # Compress the citizen pages and static files (zstd, br or gzip, as the browser accepts;
+        # survey.compression). false: leave it to the reverse proxy.
+        "SIPAS_COMPRESS": True,
         # Base URL printed in QR codes (scheme://host[:port]); the request host when unset.
         "SIPAS_PUBLIC_BASE_URL": None,
     }

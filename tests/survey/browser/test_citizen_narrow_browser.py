@@ -122,3 +122,26 @@ def test_a_browser_that_blocks_cookies_submits(browser, serve, make_counter) -> 
         assert len(_responses(server.app)) == 1
     finally:
         context.close()
+
+
+def test_the_form_page_arrives_compressed(browser, serve, make_counter) -> None:
+    """Chromium's own count of the bytes on the wire for the form page, with and without
+    compression (printed with ``-s``; the figures are in docs/deploy.md)."""
+    sizes = {}
+    for compress in (False, True):
+        server = serve(SIPAS_COMPRESS=compress)
+        make_counter(f"Q{int(compress)}", field=None)
+        context = browser.new_context(viewport={"width": 360, "height": 740})
+        try:
+            page = context.new_page()
+            response = page.goto(f"{server.url}/s/Q{int(compress)}")
+            assert response is not None and response.ok
+            wire = response.request.sizes()["responseBodySize"]
+            sizes[compress] = (wire, len(response.body()), response.headers.get("content-encoding"))
+        finally:
+            context.close()
+    print("form page bytes (wire, html, encoding):", sizes)
+    (plain, html, encoding), (packed, _html, packed_encoding) = sizes[False], sizes[True]
+    assert encoding is None and plain >= html
+    assert packed_encoding in ("zstd", "br", "gzip")
+    assert packed < html / 4

@@ -194,6 +194,33 @@ def default_form() -> forms.Form:
     return repository.load_form(current_app.config["SIPAS_DEFAULT_FORM"])
 
 
+# The time a citizen needs, estimated from the form (answer_minutes): reading every question,
+# scale label and profile choice once at 200 Vietnamese words (syllables) a minute, a slow
+# reading on a phone, plus 2 seconds per answer (choose, tap, scroll).
+READING_WORDS_PER_MINUTE = 200
+SECONDS_PER_ANSWER = 2.0
+
+
+def answer_minutes(form: forms.Form) -> int:
+    """About how many minutes answering ``form`` takes (whole minutes, at least 1).
+
+    The estimate reads every question, the rating scale's labels once, each expectation and
+    profile choice, then adds :data:`SECONDS_PER_ANSWER` per closed item (comment not counted).
+    For ``sipas-counter`` v1 (32 items: 19 ratings, 8 expectations, 5 profile questions): 428
+    words, 128 s of reading and 64 s of answering, 3 minutes. The form page and the printed QR
+    sheets both say it, so the two agree.
+    """
+    items = [*form.rating_items, *form.expectation_items, *form.profile_items]
+    words = sum(len(item.text["vi"].split()) for item in items)
+    labels = [*form.scale.points, form.scale.not_applicable]
+    if form.expectation_scale is not None:
+        labels += list(form.expectation_scale.choices)
+    labels += [choice for item in form.profile_items for choice in item.choices]
+    words += sum(len(label.label["vi"].split()) for label in labels)
+    seconds = words / READING_WORDS_PER_MINUTE * 60 + SECONDS_PER_ANSWER * len(items)
+    return max(1, round(seconds / 60))
+
+
 def sections(form: forms.Form, language: str) -> list[Section]:
     """The form's questions grouped for display: factors, expectations, then the profile."""
     by_key = {item.key: item for item in form.rating_items}
@@ -256,6 +283,7 @@ def render_form(
         field_unknown=FIELD_UNKNOWN,
         idle_seconds=current_app.config["SIPAS_KIOSK_IDLE_SECONDS"],
         confirm_empty=confirm_empty,
+        minutes=answer_minutes(form),
     )
     return html, status, {"Cache-Control": "no-store"}
 

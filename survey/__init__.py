@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine, make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from survey import compression, guards, ratelimits, security
-from survey.config import SECRET_KEY_FILE, WRITE_BIND, defaults
+from survey.config import SECRET_KEY_FILE, WRITE_BIND, defaults, promote_app_keys
 from survey.extensions import babel, csrf, db, login_manager
 
 
@@ -31,8 +31,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     app = Flask(__name__, instance_relative_config=True)
     app.session_interface = StatelessPathsSessionInterface()
-    app.config.from_mapping(defaults(app.instance_path))
+    known = defaults(app.instance_path)
+    app.config.from_mapping(known)
     app.config.from_prefixed_env(prefix="SIPAS")
+    promote_app_keys(app.config, known)
     if test_config is not None:
         app.config.update(test_config)
     _require_secret_key(app)

@@ -5,11 +5,16 @@ Load order in :func:`survey.create_app`: the defaults below, then environment va
 ``SIPAS_RATELIMIT_STORAGE_URI`` ...; values are parsed as JSON when they look like JSON), then the
 ``test_config`` mapping. Nothing is read at import time.
 
+Keys that start with ``SIPAS_`` themselves are set by the variable of the same name
+(``SIPAS_TRUSTED_PROXIES=1`` sets ``SIPAS_TRUSTED_PROXIES``; :func:`promote_app_keys`), not only
+by the doubled prefix (``SIPAS_SIPAS_TRUSTED_PROXIES``), which also still works.
+
 Every key the application reads is listed here with its meaning.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,16 @@ SECRET_KEY_FILE = "secret_key"
 # Flask-SQLAlchemy bind key of the engine the submission write path uses (the main database in
 # autocommit; added by `survey.create_app`).
 WRITE_BIND = "autocommit_writes"
+
+
+def promote_app_keys(config: dict[str, Any], known: Mapping[str, Any]) -> None:
+    """Move ``X`` to ``SIPAS_X`` for every ``SIPAS_X`` in ``known``: Flask's
+    ``from_prefixed_env(prefix="SIPAS")`` strips the prefix, so the environment variable
+    ``SIPAS_TRUSTED_PROXIES`` arrives as ``TRUSTED_PROXIES``."""
+    for key in known:
+        short = key.removeprefix("SIPAS_")
+        if key.startswith("SIPAS_") and short in config and short not in known:
+            config[key] = config.pop(short)
 
 
 def defaults(instance_path: str) -> dict[str, Any]:
@@ -104,6 +119,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Compress the citizen pages and static files (zstd, br or gzip, as the browser accepts;
         # survey.compression). false: leave it to the reverse proxy.
         "SIPAS_COMPRESS": True,
+        # The reports' survey design, a mapping with strata, psu, ... (survey.reports.context);
+        # None: strata = agency, each response its own PSU.
+        "SIPAS_REPORT_DESIGN": None,
+        # The PAR Index scoring rule the reports apply (analysis/rules), or None.
+        "SIPAS_PAR_RULE": None,
         # Base URL printed in QR codes (scheme://host[:port]); the request host when unset.
         "SIPAS_PUBLIC_BASE_URL": None,
     }

@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from survey import compute_threads, guards, ratelimits, security  # noqa: F401 (threads first)
+from survey import compression, compute_threads, guards, ratelimits, security  # noqa: F401
 from survey.config import (
     MIN_SECRET_KEY_LENGTH,
     SECRET_KEY_FILE,
@@ -74,6 +74,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)
     errors.init_app(app)
     security.init_app(app)
+    compression.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
     from survey.readiness import readyz
 

@@ -104,8 +104,21 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "vi",
         "SIPAS_LANGUAGES": ["vi", "en"],
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
-        # CSRF tokens on citizen forms must outlive a slow respondent and a kiosk left idle.
+        # Flask-WTF CSRF tokens of the officials' forms (session-bound) do not expire on their own:
+        # they end with the session.
         "WTF_CSRF_TIME_LIMIT": None,
+        # Hours a citizen form page stays valid to submit (its cookie-less token, signed with
+        # SECRET_KEY; survey.citizen.pages). An older page comes back with the answers kept and
+        # is accepted when sent again.
+        "SIPAS_FORM_TOKEN_MAX_AGE_HOURS": 24,
+        # Compress the citizen pages and static files (zstd, br or gzip, as the browser accepts;
+        # survey.compression). false: leave it to the reverse proxy.
+        "SIPAS_COMPRESS": True,
+        # The reports' survey design, a mapping with strata, psu, ... (survey.reports.context);
+        # None: strata = agency, each response its own PSU.
+        "SIPAS_REPORT_DESIGN": None,
+        # The PAR Index scoring rule the reports apply (analysis/rules), or None.
+        "SIPAS_PAR_RULE": None,
         # Base URL printed in QR codes (scheme://host[:port]); the request host when unset.
         "SIPAS_PUBLIC_BASE_URL": None,
         # Responses are kept this many whole calendar months, then deleted by

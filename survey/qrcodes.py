@@ -171,12 +171,14 @@ class SheetEntry:
 def render_sheet(entries: Iterable[SheetEntry], size: SheetSize = "a4") -> str:
     """Render a print-ready HTML sheet: one page per counter, A4 or A6.
 
-    The page carries the agency and counter names, the QR code (inline SVG), a short instruction in
-    Vietnamese with an English line, and the URL in text for people who cannot scan. It needs an
-    application context (it uses the ``qr/sheet.html`` template).
+    The page carries the agency and counter names, the QR code (inline SVG), a short instruction
+    in Vietnamese with an English line (with the time the form takes, the estimate the form page
+    shows), and the URL in text for people who cannot scan. It needs an application context (it
+    uses the ``qr/sheet.html`` template and the default form).
     """
     from flask import render_template
 
+    from survey.citizen.pages import answer_minutes, default_form
     from survey.security import allow_inline_style
 
     if size not in SHEET_SIZES:
@@ -191,4 +193,7 @@ def render_sheet(entries: Iterable[SheetEntry], size: SheetSize = "a4") -> str:
     ]
     css = render_template("qr/sheet.css", size=size)
     allow_inline_style(css)  # the sheet must also work as a file: its stylesheet is inline
-    return render_template("qr/sheet.html", pages=pages, size=size, css=Markup(css))
+    minutes = answer_minutes(default_form())  # the same estimate as the form page says
+    return render_template(
+        "qr/sheet.html", pages=pages, size=size, css=Markup(css), minutes=minutes
+    )

@@ -14,8 +14,16 @@ Decisions worth knowing:
 * **Timing.** ``started`` is the UUID signed with a timestamp by the server when the page is
   rendered; its timestamp becomes ``started_at`` (for the ``too_fast`` flag). A missing or forged
   value yields ``started_at=None``, never an error.
-* **CSRF.** The token is checked here rather than by the global hook so that a stale page
-  re-renders with the citizen's answers and a friendly notice instead of a bare 400.
+* **Form token, no cookie.** The citizen form works in a browser that blocks cookies: instead of
+  Flask-WTF's session-bound CSRF token (the admin and report forms keep it), the page carries
+  ``csrf_token``, the response UUID signed with the app's key and a timestamp
+  (:func:`form_token`), checked on POST (:func:`form_token_problem`): it must be signed by this
+  server for the posted UUID and younger than ``SIPAS_FORM_TOKEN_MAX_AGE_HOURS``, and a browser
+  that says the post comes from another site (``Sec-Fetch-Site: cross-site``) is refused. The
+  form has no signed-in user to protect; the token makes every stored response come from a
+  page this server rendered, and the UUID it signs is stored once (a resubmit is recognised, a
+  different content under it refused). A refused token re-renders the page with the citizen's
+  answers, the same UUID and a fresh token, so pressing "Send" again stores it once.
 * **Kiosk.** After a submit, the thank-you page returns to a fresh form with a
   ``<meta http-equiv="refresh">`` (no JavaScript needed). The idle reset after
   ``SIPAS_KIOSK_IDLE_SECONDS`` is a tiny static script: without JavaScript a kiosk does not
@@ -47,20 +55,19 @@ from flask import current_app, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import CSRFError
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.exceptions import TooManyRequests
 
 import forms
 from survey import ratelimits, repository
 from survey.citizen.places import Place, lang, unit_name
 from survey.errors import SUBMISSION_MESSAGES
-from survey.extensions import csrf
 from survey.submissions import Submission
 
 HONEYPOT = "website"
 FIELD_UNKNOWN = "unknown"
 _STARTED_SALT = "sipas.form-started"
+_TOKEN_SALT = "sipas.citizen-form-token"
 
 ANSWER_MESSAGES = {
     "unknown_item": _l("This question is not part of the questionnaire."),
@@ -157,9 +164,61 @@ def posted_state() -> tuple[uuid.UUID, FormState, datetime | None]:
     return response_uuid, state, signed_at.astimezone(UTC) if value == str(response_uuid) else None
 
 
+def form_token(response_uuid: str) -> str:
+    """The page's token for ``response_uuid``: the UUID signed with the app's key and the time."""
+    signer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_TOKEN_SALT)
+    return str(signer.dumps(response_uuid))
+
+
+def form_token_problem(response_uuid: uuid.UUID) -> str | None:
+    """Check the posted ``csrf_token`` against the posted UUID: ``None`` when it is good,
+    ``"expired"`` when it is older than ``SIPAS_FORM_TOKEN_MAX_AGE_HOURS``, else ``"invalid"``
+    (missing, forged, another page's, or a post the browser marks as cross-site)."""
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        return "invalid"
+    signer = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_TOKEN_SALT)
+    max_age = float(current_app.config["SIPAS_FORM_TOKEN_MAX_AGE_HOURS"]) * 3600
+    token = request.form.get("csrf_token", "")
+    try:
+        value = signer.loads(token, max_age=max_age)
+    except SignatureExpired:
+        genuine, value = signer.loads_unsafe(token)
+        return "expired" if genuine and value == str(response_uuid) else "invalid"
+    except (BadData, UnicodeError):
+        return "invalid"
+    return None if value == str(response_uuid) else "invalid"
+
+
 def default_form() -> forms.Form:
     """The questionnaire shown at counters (``SIPAS_DEFAULT_FORM``, newest version)."""
     return repository.load_form(current_app.config["SIPAS_DEFAULT_FORM"])
+
+
+# The time a citizen needs, estimated from the form (answer_minutes): reading every question,
+# scale label and profile choice once at 200 Vietnamese words (syllables) a minute, a slow
+# reading on a phone, plus 2 seconds per answer (choose, tap, scroll).
+READING_WORDS_PER_MINUTE = 200
+SECONDS_PER_ANSWER = 2.0
+
+
+def answer_minutes(form: forms.Form) -> int:
+    """About how many minutes answering ``form`` takes (whole minutes, at least 1).
+
+    The estimate reads every question, the rating scale's labels once, each expectation and
+    profile choice, then adds :data:`SECONDS_PER_ANSWER` per closed item (comment not counted).
+    For ``sipas-counter`` v1 (32 items: 19 ratings, 8 expectations, 5 profile questions): 428
+    words, 128 s of reading and 64 s of answering, 3 minutes. The form page and the printed QR
+    sheets both say it, so the two agree.
+    """
+    items = [*form.rating_items, *form.expectation_items, *form.profile_items]
+    words = sum(len(item.text["vi"].split()) for item in items)
+    labels = [*form.scale.points, form.scale.not_applicable]
+    if form.expectation_scale is not None:
+        labels += list(form.expectation_scale.choices)
+    labels += [choice for item in form.profile_items for choice in item.choices]
+    words += sum(len(label.label["vi"].split()) for label in labels)
+    seconds = words / READING_WORDS_PER_MINUTE * 60 + SECONDS_PER_ANSWER * len(items)
+    return max(1, round(seconds / 60))
 
 
 def sections(form: forms.Form, language: str) -> list[Section]:
@@ -214,6 +273,7 @@ def render_form(
         lang=language,
         place=place,
         state=state,
+        token=form_token(state.response_uuid),
         sections=sections(form, language),
         fields=fields,
         values=values or {},
@@ -223,6 +283,7 @@ def render_form(
         field_unknown=FIELD_UNKNOWN,
         idle_seconds=current_app.config["SIPAS_KIOSK_IDLE_SECONDS"],
         confirm_empty=confirm_empty,
+        minutes=answer_minutes(form),
     )
     return html, status, {"Cache-Control": "no-store"}
 
@@ -344,14 +405,18 @@ def handle_post(place: Place, thanks_url: str) -> ResponseReturnValue:
             'below: please wait a minute, then press "Send my answers" again.'
         )
         return render_form(place, form, state, values=values, alert=alert, status=429)
-    try:
-        if current_app.config["WTF_CSRF_ENABLED"]:
-            csrf.protect()
-    except CSRFError:
-        alert = _(
-            "This page had been open for a long time. Your answers are kept below: "
-            'please check them and press "Send my answers" again.'
-        )
+    problem = form_token_problem(response_uuid) if current_app.config["WTF_CSRF_ENABLED"] else None
+    if problem is not None:
+        if problem == "expired":
+            alert = _(
+                "This page had been open for a long time. Your answers are kept below: "
+                'please check them and press "Send my answers" again.'
+            )
+        else:
+            alert = _(
+                "We could not confirm that your answers were sent from this survey page. Your "
+                'answers are kept below: please check them and press "Send my answers" again.'
+            )
         return render_form(place, form, state, values=values, alert=alert, status=400)
     if _is_empty(form, values) and request.form.get("confirm_empty") != "1":
         alert = _(

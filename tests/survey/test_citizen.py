@@ -325,7 +325,7 @@ def test_csrf_failure_keeps_the_answers(make_app, make_counter) -> None:
     result = post_form(client, "/s/Q1", {**answers, "csrf_token": "stale"}, page=page)
     assert result.status_code == 400
     html = result.get_data(as_text=True)
-    assert "Trang này đã được mở quá lâu" in html
+    assert "Chúng tôi chưa xác nhận được" in html  # a garbled token (expired: cookieless tests)
     assert re.search(r'name="e1_1" value="5" checked', html)
     assert "Cảm ơn</textarea>" in html
     assert stored(app) == []

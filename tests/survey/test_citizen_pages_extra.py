@@ -75,3 +75,30 @@ def test_api_flags_an_empty_response(client, make_counter):
     answer = client.post("/api/v1/responses", json=body)
     assert answer.status_code == 201
     assert answer.json["flags"] == ["empty"]
+
+
+def test_the_time_estimate_follows_the_form():
+    """Reading at 200 words a minute plus 2 s per answer (survey.citizen.pages.answer_minutes):
+    the 32 items of sipas-counter v1 take about 3 minutes, the 2017 form's 35 about 4."""
+    import forms
+    from survey.citizen.pages import answer_minutes
+
+    counter = forms.load_form("sipas-counter", version=1)
+    assert len(counter.item_keys) == 32
+    assert answer_minutes(counter) == 3
+    assert answer_minutes(forms.load_form("sipas-2017", version=1)) == 4
+
+
+def test_the_form_and_the_printed_sheet_say_the_same_time(app, client, make_counter):
+    from survey import qrcodes
+    from tests.survey.test_qr import _entry
+
+    make_counter("Q1")
+    assert "Thời gian trả lời: khoảng 3 phút." in client.get("/s/Q1").get_data(as_text=True)
+    english = client.get("/s/Q1?lang=en").get_data(as_text=True)
+    assert "Time to answer: about 3 min." in english
+    with app.test_request_context():
+        sheet = qrcodes.render_sheet([_entry(1)], "a4")
+    assert "chỉ mất khoảng 3 phút" in sheet
+    assert "takes about 3 minutes" in sheet
+    assert "một phút" not in sheet and "a minute" not in english

@@ -77,21 +77,23 @@ def test_hsts_only_over_tls(client, units):
 
 
 def session_cookie(answer) -> str:
+    """The session cookie set by a page with a session CSRF token (the sign-in page; the
+    citizen pages set none)."""
     cookies = [c for c in answer.headers.getlist("Set-Cookie") if c.startswith("session=")]
     assert cookies, answer.headers
     return cookies[0]
 
 
 def test_session_cookie_is_lax_and_secure_when_configured(make_app, units):
-    app = make_app(SESSION_COOKIE_SECURE=True)
-    cookie = session_cookie(app.test_client().get("/s/Q1", base_url="https://x.example"))
+    app = make_app(SESSION_COOKIE_SECURE=True, WTF_CSRF_ENABLED=True)
+    cookie = session_cookie(app.test_client().get("/login", base_url="https://x.example"))
     assert "SameSite=Lax" in cookie and "Secure" in cookie and "HttpOnly" in cookie
 
 
 def test_session_cookie_auto_follows_the_scheme(make_app, units):
-    app = make_app(SESSION_COOKIE_SECURE="auto")
-    assert "Secure" in session_cookie(app.test_client().get("/s/Q1", base_url="https://x.example"))
-    plain = session_cookie(app.test_client().get("/s/Q1"))
+    app = make_app(SESSION_COOKIE_SECURE="auto", WTF_CSRF_ENABLED=True)
+    assert "Secure" in session_cookie(app.test_client().get("/login", base_url="https://x.example"))
+    plain = session_cookie(app.test_client().get("/login"))
     assert "Secure" not in plain and "SameSite=Lax" in plain
 
 

@@ -20,7 +20,14 @@ from sqlalchemy.sql.selectable import FromClause
 from survey.models import Agency, Counter, Field, Procedure, Response
 from survey.statistics.errors import UnknownColumnError
 
-__all__ = ["COLUMNS", "PERIODS", "Period", "column_expressions", "period_expression"]
+__all__ = [
+    "COLUMNS",
+    "PERIODS",
+    "Period",
+    "check_columns",
+    "column_expressions",
+    "period_expression",
+]
 
 Period = Literal["month", "quarter", "half", "year"]
 PERIODS: tuple[str, ...] = get_args(Period)
@@ -78,6 +85,30 @@ def period_expression(
     return year + literal("-H") + case((month <= 6, literal("1")), else_=literal("2"))
 
 
+def check_columns(names: Iterable[str], period: str | None) -> list[str]:
+    """``names`` without repeats, after checking that the database provides each of them.
+
+    Raises
+    ------
+    UnknownColumnError
+        A name outside :data:`COLUMNS`, ``period`` without a granularity, or an unknown
+        granularity.
+    """
+    names = list(dict.fromkeys(names))
+    unknown = [n for n in names if n not in COLUMNS]
+    if unknown:
+        raise UnknownColumnError(
+            f"the database cannot provide column(s) {unknown}; use {list(COLUMNS)}"
+        )
+    if period is not None and period not in PERIODS:
+        raise UnknownColumnError(f"unknown period {period!r}; use one of {list(PERIODS)}")
+    if "period" in names and period is None:
+        raise UnknownColumnError(
+            "the column 'period' needs a granularity: period='month', 'quarter', 'half' or 'year'"
+        )
+    return names
+
+
 def column_expressions(
     names: Iterable[str], *, period: Period | None, dialect: str, table: Table = _RESPONSES
 ) -> tuple[FromClause, dict[str, ColumnElement]]:
@@ -92,12 +123,7 @@ def column_expressions(
     UnknownColumnError
         A name outside :data:`COLUMNS`, or ``period`` without a granularity.
     """
-    names = list(dict.fromkeys(names))
-    unknown = [n for n in names if n not in COLUMNS]
-    if unknown:
-        raise UnknownColumnError(
-            f"the database cannot provide column(s) {unknown}; use {list(COLUMNS)}"
-        )
+    names = check_columns(names, period)
     source: FromClause = table
     exprs: dict[str, ColumnElement] = {}
     for name in names:
@@ -113,11 +139,7 @@ def column_expressions(
         elif name == "form_version":
             exprs[name] = cast(table.c.form_version, String)
         else:
-            if period is None:
-                raise UnknownColumnError(
-                    "the column 'period' needs a granularity: period='month', 'quarter', "
-                    "'half' or 'year'"
-                )
+            assert period is not None  # checked
             if "month" in table.c:
                 exprs[name] = period_expression(table.c.month, period, dialect, date=True)
             else:

@@ -43,7 +43,6 @@ from analysis.counts import (
     validate_counts,
 )
 from analysis.design import Design
-from analysis.errors import AnalysisError
 from analysis.hierarchy import hierarchy_from_form
 from survey.models import Agency, Response
 from survey.quality import FLAGS
@@ -57,7 +56,7 @@ from survey.statistics.errors import (
     UnmatchedCellsError,
     UnsupportedDesignError,
 )
-from survey.statistics.fetched import WEIGHT, counts_from_fetched, fetch_responses
+from survey.statistics.fetched import counts_from_selection, fetch_selection
 from survey.statistics.scores import index_rows
 from survey.statistics.statements import answer_rows, pair_rows, response_rows, value_columns
 from survey.statistics.summary import (
@@ -302,7 +301,7 @@ def build_counts(
             plan = SummaryPlan("raw", "the summary was not asked for (use_summary=False)")
         codes = AnswerCodes.of_form(connection, form.id)
         if plan.source == "raw" and engine == "fetch":
-            out = _fetched(connection, query, codes, filters, by)
+            out = _fetched(connection, query, filters, by)
             out.attrs["source"] = plan.source
             out.attrs["source_reason"] = plan.reason
             return out
@@ -338,34 +337,20 @@ def build_counts(
 def _fetched(
     connection: Connection,
     query: _Query,
-    codes: AnswerCodes,
     filters: list[ColumnElement[bool]],
     by: list[str],
 ) -> pd.DataFrame:
     """The count table from the selected responses fetched once (:mod:`.fetched`)."""
-    dialect = connection.dialect.name
-    names = list(dict.fromkeys(query.needed))
-    src, exprs = column_expressions(names, period=query.period, dialect=dialect)
-    src, table = query.weight_join(src, exprs)
-    frame = fetch_responses(
-        connection, src, exprs, names, filters, codes, query.form.item_keys, table
+    selection = fetch_selection(connection, query.form, filters)
+    return counts_from_selection(
+        selection,
+        query.form,
+        query.design,
+        by,
+        period=query.period,
+        weights=query.weights,
+        index_versions=query.index_versions,
     )
-    if frame.empty:
-        raise NoResponsesError(f"no stored response of form {query.form.id!r} matches")
-    if table is not None and frame[WEIGHT].isna().any():
-        weights = query.weights
-        assert weights is not None
-        raise UnmatchedCellsError(_unmatched(connection, src, filters, exprs, weights, table))
-    design = query.design
-    cal = design.calibration
-    extra = list(dict.fromkeys([*by, *(cal.cell_columns if cal else ())]))
-    try:
-        out = counts_from_fetched(
-            frame, query.form, design, extra, index_versions=sorted(query.index_versions)
-        )
-    except AnalysisError as exc:  # e.g. a weight table that cancels out in some group
-        raise StatisticsQueryError(f"the count table is not valid: {exc}") from None
-    return out
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,26 @@
-"""The count table of selected responses fetched in one pass and tabulated by :mod:`analysis`.
+"""The count table from the selected responses, fetched once and tabulated by :mod:`analysis`.
 
-One ``SELECT`` returns one row per selected response: the key columns the table needs (text,
-as :mod:`survey.statistics.columns` spells them), the response's form version, its
-``answer_codes`` as text and, when weighted, the final and base weight of its cell (the
-weight table joined in SQL). The codes become one nullable integer column per item key, and
-:func:`analysis.counts.counts_from_responses` builds the table from that wide frame exactly as
-it does from ``sipas export responses`` (same rows, ``n``, ``w``, ``w2``, ``w0``).
+:func:`fetch_selection` runs one ``SELECT`` that returns one row per selected response: every
+column of :data:`SELECTION_COLUMNS` (text, as :mod:`survey.statistics.columns` spells them;
+``month`` is the UTC calendar month ``YYYY-MM``), the response's form version and its
+``answer_codes`` as text. The codes become one nullable integer column per item key.
+:func:`counts_from_selection` then builds any count table of that selection, for any design,
+grouping, period granularity and cell weights, with
+:func:`analysis.counts.counts_from_responses`, exactly as from ``sipas export responses``
+(same rows, ``n``, ``w``, ``w2``, ``w0``).
 
 The database filters and joins; the sums are numpy's ``bincount`` and, for the pooled form of
 the default design, one matrix product per group (:func:`analysis.tabulate.sum_pairs`), where
-the pure SQL path (:mod:`survey.statistics.statements`) would join every response's answers to
-themselves. The cost is one row per selected response on the wire: about 0.1 s per 20,000
-responses.
+the pure SQL path (:mod:`survey.statistics.statements`) joins every response's answers to
+themselves. One selection serves every table of a report page (overview, trend, breakdowns),
+so the reports fetch it once and keep it (:mod:`survey.reports.cache`).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -28,17 +31,43 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from analysis.counts import counts_from_responses
 from analysis.design import Design
+from analysis.errors import AnalysisError
 from survey.models import Response
 from survey.statistics.answer_codes import AnswerCodes
+from survey.statistics.columns import (
+    Period,
+    check_columns,
+    column_expressions,
+    period_expression,
+)
+from survey.statistics.errors import (
+    NoResponsesError,
+    StatisticsQueryError,
+    UnmatchedCellsError,
+)
+from survey.statistics.weights import CellWeights
 
-__all__ = ["WEIGHT", "BASE_WEIGHT", "fetch_responses", "counts_from_fetched"]
+__all__ = [
+    "SELECTION_COLUMNS",
+    "counts_from_selection",
+    "fetch_selection",
+]
 
 _RESPONSES = Response.__table__
-WEIGHT = "_w"
-"""Column of the fetched frame holding the final weight of the response's cell."""
-BASE_WEIGHT = "_w0"
-"""Column of the fetched frame holding the base weight of the response's cell."""
+SELECTION_COLUMNS: tuple[str, ...] = (
+    "agency_code",
+    "counter_code",
+    "field_code",
+    "procedure_code",
+    "channel",
+    "form_version",
+    "month",
+)
+"""The key columns of a fetched selection (``period`` is derived from ``month``)."""
+_WEIGHT = "_w"
+_BASE_WEIGHT = "_w0"
 _CODE_DTYPE = "Int16"  # every stored code fits (profile items may exceed 127)
+_MAX_LISTED = 5
 
 
 def _codes_text(codes: ColumnElement, dialect: str) -> ColumnElement[str]:
@@ -48,63 +77,48 @@ def _codes_text(codes: ColumnElement, dialect: str) -> ColumnElement[str]:
     return codes.cast(String)  # SQLite keeps the JSON array text: "[5,4,null,3]"
 
 
-def fetch_responses(
+def fetch_selection(
     connection: Connection,
-    src: Any,
-    exprs: dict[str, ColumnElement],
-    names: Sequence[str],
+    form: Any,
     filters: Sequence[ColumnElement[bool]],
-    codes: AnswerCodes,
-    item_keys: Sequence[str],
-    weight_table: Any = None,
 ) -> pd.DataFrame:
-    """One row per selected response: ``names`` (categorical text), item columns, weights.
+    """One row per selected response of ``form``, in id order.
 
     Parameters
     ----------
-    src, exprs
-        The responses joined to what ``names`` need, and an expression per name
-        (:func:`survey.statistics.columns.column_expressions`; ``src`` already outer-joined
-        to ``weight_table`` when weighted).
     filters
-        The selection (form, period, subtree, flags).
-    codes
-        The answer layouts of the form's versions.
-    item_keys
-        The item columns to build (an item absent from a version is blank there).
-    weight_table
-        The weight table (columns ``w``, ``w0``) joined in ``src``, or None.
+        The selection on ``responses`` (form, period, subtree, flags).
 
     Returns
     -------
     DataFrame
-        Columns ``names`` (categorical), one ``Int16`` column per item key, and
-        :data:`WEIGHT`, :data:`BASE_WEIGHT` (float, NaN where a cell has no weight) when
-        weighted. Empty when nothing is selected.
+        :data:`SELECTION_COLUMNS` (categorical text) and one ``Int16`` column per item key of
+        ``form`` (blank where skipped or absent from the response's version). No rows when
+        nothing is selected.
     """
     dialect = connection.dialect.name
-    columns = [exprs[n].label(f"k{i}") for i, n in enumerate(names)]
+    keys = [c for c in SELECTION_COLUMNS if c != "month"]
+    src, exprs = column_expressions(keys, period=None, dialect=dialect)
+    columns = [exprs[n].label(n) for n in keys]
     columns += [
+        period_expression(_RESPONSES.c.submitted_at, "month", dialect).label("month"),
         _RESPONSES.c.form_version_id.label("layout"),
         _codes_text(_RESPONSES.c.answer_codes, dialect).label("codes"),
     ]
-    if weight_table is not None:
-        columns += [weight_table.c.w.label("w"), weight_table.c.w0.label("w0")]
     statement = select(*columns).select_from(src).where(*filters).order_by(_RESPONSES.c.id)
     rows = connection.execute(statement).fetchall()
-    n_keys = len(names)
+    codes = AnswerCodes.of_form(connection, form.id)
+    item_keys = list(form.item_keys)
     if not rows:
-        empty = {n: pd.Categorical([]) for n in names}
+        empty = {n: pd.Categorical([]) for n in SELECTION_COLUMNS}
         return pd.DataFrame(empty | {k: pd.array([], dtype=_CODE_DTYPE) for k in item_keys})
     fields = list(zip(*rows, strict=True))
-    frame: dict[str, Any] = {}
-    for i, name in enumerate(names):
-        frame[name] = pd.Categorical(fields[i])
-    layouts = np.asarray(fields[n_keys], dtype=np.int64)
-    frame |= _item_columns(layouts, fields[n_keys + 1], codes, item_keys, dialect)
-    if weight_table is not None:
-        frame[WEIGHT] = np.asarray(fields[n_keys + 2], dtype=float)
-        frame[BASE_WEIGHT] = np.asarray(fields[n_keys + 3], dtype=float)
+    frame: dict[str, Any] = {
+        name: pd.Categorical(fields[i]) for i, name in enumerate(SELECTION_COLUMNS)
+    }
+    layouts = np.asarray(fields[len(SELECTION_COLUMNS)], dtype=np.int64)
+    texts = fields[len(SELECTION_COLUMNS) + 1]
+    frame |= _item_columns(layouts, texts, codes, item_keys, dialect)
     return pd.DataFrame(frame)
 
 
@@ -155,43 +169,98 @@ def _line(text: str | None, dialect: str) -> str:
     return text.strip("[] ").replace("null", "").replace(" ", "")
 
 
-def counts_from_fetched(
-    frame: pd.DataFrame,
+def counts_from_selection(
+    selection: pd.DataFrame,
     form: Any,
     design: Design,
     by: Sequence[str],
     *,
-    index_versions: Sequence[str],
+    period: Period | None = None,
+    weights: CellWeights | None = None,
+    index_versions: Collection[str] = ("A", "B"),
 ) -> pd.DataFrame:
-    """The count table of a fetched frame (:func:`fetch_responses`), in the SQL path's shape.
+    """The count table of a fetched selection (:func:`fetch_selection`).
 
-    With weights, the design reads them from :data:`WEIGHT` and :data:`BASE_WEIGHT`.
+    The arguments mean what they mean for :func:`survey.statistics.build_counts`; the result is
+    the table it returns.
+
+    Raises
+    ------
+    NoResponsesError
+        An empty selection.
+    UnmatchedCellsError
+        Responses in cells that ``weights`` has no weight for.
+    StatisticsQueryError
+        A table the engine refuses (e.g. weights that cancel out in some group).
     """
-    if design.weight is not None:
-        calibration = design.calibration
-        if calibration is not None:
-            calibration = _with_base(calibration)
-        design = Design(
-            strata=design.strata,
-            psu=design.psu,
-            weight=WEIGHT,
-            fpc=design.fpc,
-            lonely_psu=design.lonely_psu,
-            df=design.df,
-            calibration=calibration,
+    cal = design.calibration
+    names = [c for c in (design.strata, design.psu) if c]
+    names += [*by, *(cal.cell_columns if cal else ()), *(weights.columns if weights else ())]
+    check_columns(names, period)
+    if selection.empty:
+        raise NoResponsesError(f"no stored response of form {form.id!r} matches")
+    frame = selection
+    if period is not None:
+        frame = frame.assign(period=_period_of_month(frame["month"], period))
+    if weights is not None:
+        frame = _with_weights(frame, weights)
+        design = replace(
+            design,
+            weight=_WEIGHT,
+            calibration=None if cal is None else replace(cal, base_weight_column=_BASE_WEIGHT),
         )
-    return counts_from_responses(
-        frame,
-        form,
-        design,
-        by=by,
-        items=list(form.item_keys),
-        index_versions=tuple(index_versions),
-        pooled=True,
+    extra = list(dict.fromkeys([*by, *(cal.cell_columns if cal else ())]))
+    try:
+        return counts_from_responses(
+            frame,
+            form,
+            design,
+            by=extra,
+            items=list(form.item_keys),
+            index_versions=tuple(sorted(index_versions)),
+            pooled=True,
+        )
+    except AnalysisError as exc:
+        raise StatisticsQueryError(f"the count table is not valid: {exc}") from None
+
+
+def _period_of_month(month: pd.Series, granularity: Period) -> pd.Categorical:
+    """``YYYY-MM`` labels as labels of ``granularity`` (as :func:`analysis.frames.period_of`)."""
+    labels = month.cat.categories
+    mapped = []
+    for label in labels:
+        year, number = label[:4], int(label[5:7])
+        mapped.append(
+            {
+                "month": label,
+                "quarter": f"{year}-Q{(number + 2) // 3}",
+                "half": f"{year}-H{1 if number <= 6 else 2}",
+                "year": year,
+            }[granularity]
+        )
+    return pd.Categorical(np.asarray(mapped, dtype=object)[month.cat.codes.to_numpy()])
+
+
+def _with_weights(frame: pd.DataFrame, weights: CellWeights) -> pd.DataFrame:
+    """``frame`` with the final and base weight of each response's cell."""
+    columns = list(weights.columns)
+    cells = pd.MultiIndex.from_frame(frame[columns].astype(str))
+    known = pd.MultiIndex.from_tuples(list(weights.weights), names=columns)
+    position = known.get_indexer(cells)
+    unmatched = position < 0
+    if unmatched.any():
+        missing = frame.loc[unmatched, columns].astype(str).value_counts()
+        listed = ", ".join(f"{tuple(k)}: {v}" for k, v in missing.head(_MAX_LISTED).items())
+        raise UnmatchedCellsError(
+            f"{int(unmatched.sum())} response(s) in {len(missing)} cell(s) of "
+            f"{weights.columns} without a weight (e.g. {listed}); add the cells to the weight "
+            "table or filter the responses"
+        )
+    final = np.fromiter(weights.weights.values(), dtype=float)
+    base_map = weights.base_weights
+    base = (
+        np.fromiter((base_map[c] for c in weights.weights), dtype=float)
+        if base_map is not None
+        else np.ones(final.size)
     )
-
-
-def _with_base(calibration: Any) -> Any:
-    from dataclasses import replace
-
-    return replace(calibration, base_weight_column=BASE_WEIGHT)
+    return frame.assign(**{_WEIGHT: final[position], _BASE_WEIGHT: base[position]})

@@ -258,6 +258,17 @@ def test_the_print_view_and_a_pdf(site, analyst, output) -> None:
         page.pdf(path=str(pdf), format="A4", print_background=True)
         data = pdf.read_bytes()
         assert data.startswith(b"%PDF") and len(data) > 20_000
+        # The widest page, the overview with a column per factor, fits the width of A4 paper
+        # less its margins (182 mm = 688 CSS px) when printed.
+        page.set_viewport_size({"width": 688, "height": 1000})
+        page.goto(f"{site.url}/reports/?format=print")
+        assert overflow(page) <= 0, "the overview is wider than A4 paper"
+        widths = page.eval_on_selector_all(
+            "table", "tables => tables.map(t => t.getBoundingClientRect().right)"
+        )
+        assert max(widths) <= 688, widths
+        shoot(page, output, "overview-print")
+        page.pdf(path=str(output / "overview-print.pdf"), format="A4", print_background=True)
         assert errors == []
     finally:
         page.close()

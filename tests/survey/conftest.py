@@ -121,30 +121,40 @@ def database_url(request: pytest.FixtureRequest, empty_tables: Callable[[str], N
     return url
 
 
+def app_config(database_url: str, **config: Any) -> dict[str, Any]:
+    """The settings of a test app on ``database_url``, ``config`` applied over them."""
+    settings: dict[str, Any] = {
+        "TESTING": True,
+        "SECRET_KEY": TEST_SECRET,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "RATELIMIT_ENABLED": False,
+        "WTF_CSRF_ENABLED": False,
+        "SESSION_COOKIE_SECURE": False,  # tests and the browser tests speak plain HTTP
+    }
+    settings.update(config)
+    return settings
+
+
+def dispose_engines(app: Flask) -> None:
+    """Close the database connections of a test app."""
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
+
+
 @pytest.fixture
 def make_app(database_url: str) -> Iterator[Callable[..., Flask]]:
     """Build an app on the test database with extra configuration (``make_app(KEY=value)``)."""
     apps: list[Flask] = []
 
     def factory(**config: Any) -> Flask:
-        settings: dict[str, Any] = {
-            "TESTING": True,
-            "SECRET_KEY": TEST_SECRET,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "RATELIMIT_ENABLED": False,
-            "WTF_CSRF_ENABLED": False,
-            "SESSION_COOKIE_SECURE": False,  # tests and the browser tests speak plain HTTP
-        }
-        settings.update(config)
-        app = create_app(settings)
+        app = create_app(app_config(database_url, **config))
         apps.append(app)
         return app
 
     yield factory
     for app in apps:
-        with app.app_context():
-            for engine in db.engines.values():
-                engine.dispose()
+        dispose_engines(app)
 
 
 @pytest.fixture

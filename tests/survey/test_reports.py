@@ -19,29 +19,27 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from survey import repository
-from survey.demo import seed_responses, seed_units
 from survey.extensions import db
 from survey.models import Response
+from tests.survey.report_province import (
+    ANALYST,
+    OFFICIAL,
+    OTHER,
+    OTHER_CHILD,
+    OWN,
+    OWN_CHILD,
+    PASSWORD,
+    seed_province,
+)
 
-PASSWORD = "mat-khau-du-dai"
 NOW = datetime.now(UTC)
 YEAR = f"from={NOW.year - 1}-{NOW.month:02d}&to={NOW.year}-{NOW.month:02d}"
-
-# TP_DEMO (a city) has the ward P_TAN_AN under it; H_AN_PHU (a district) has two communes.
-OWN, OWN_CHILD = "TP_DEMO", "P_TAN_AN"
-OTHER, OTHER_CHILD = "H_AN_PHU", "X_AN_HOA"
 
 
 @pytest.fixture
 def province(app: Flask) -> Flask:
     """The demo province with responses over the last 12 months and three accounts."""
-    with app.app_context():
-        seed_units()
-        seed_responses(1200, random_seed=5, now=NOW)
-        repository.create_user("phan.tich", PASSWORD, role="analyst")
-        repository.create_user("can.bo", PASSWORD, role="official", agency_code=OWN)
-        repository.create_user("quan.tri", PASSWORD, role="admin")
-    return app
+    return seed_province(app, 1200, now=NOW)
 
 
 def _login(client, username: str) -> None:
@@ -52,14 +50,14 @@ def _login(client, username: str) -> None:
 @pytest.fixture
 def analyst(province: Flask):
     client = province.test_client()
-    _login(client, "phan.tich")
+    _login(client, ANALYST)
     return client
 
 
 @pytest.fixture
 def official(province: Flask):
     client = province.test_client()
-    _login(client, "can.bo")
+    _login(client, OFFICIAL)
     return client
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,24 +37,29 @@ class LiveServer:
     url: str
 
 
-@pytest.fixture
-def serve(make_app: Callable[..., Flask]) -> Iterator[Callable[..., LiveServer]]:
-    """Start the app (with CSRF on, as in production) on a free port: ``serve(**config)``."""
-    servers = []
-
-    def start(**config: Any) -> LiveServer:
-        app = make_app(WTF_CSRF_ENABLED=True, **config)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return LiveServer(app, f"http://127.0.0.1:{server.server_port}")
-
-    yield start
-    for server, thread in servers:
+@contextmanager
+def served(app: Flask) -> Iterator[LiveServer]:
+    """Serve ``app`` on a free port of 127.0.0.1 in a background thread until the block ends."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(app, f"http://127.0.0.1:{server.server_port}")
+    finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def serve(make_app: Callable[..., Flask]) -> Iterator[Callable[..., LiveServer]]:
+    """Start the app (with CSRF on, as in production) on a free port: ``serve(**config)``."""
+    with ExitStack() as servers:
+
+        def start(**config: Any) -> LiveServer:
+            return servers.enter_context(served(make_app(WTF_CSRF_ENABLED=True, **config)))
+
+        yield start
 
 
 @pytest.fixture(params=[True, False], ids=["js", "nojs"])

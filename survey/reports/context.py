@@ -26,7 +26,12 @@ from survey.extensions import db
 from survey.models import Agency, Field
 from survey.reports.cache import ReportCache
 from survey.reports.params import BadParameter, ReportParams
-from survey.statistics import CellWeights, NoResponsesError, build_counts
+from survey.statistics import (
+    CellWeights,
+    NoResponsesError,
+    counts_from_selection,
+    select_responses,
+)
 
 __all__ = [
     "PROVINCE",
@@ -175,18 +180,17 @@ def counts_for(
     form = context.form
 
     def build() -> pd.DataFrame | None:
+        selection = selected_responses(context, params)
+        if subtree is not None:
+            selection = _within(selection, context.subtree(subtree))
         try:
-            return build_counts(
-                db.session,
+            return counts_from_selection(
+                selection,
                 form,
                 design,
                 by,
                 period=period,  # type: ignore[arg-type]
                 weights=weights,
-                since=params.since,
-                until=params.until,
-                agency_subtree=subtree,
-                exclude_flags=params.exclude,
                 index_versions=("A",),
             )
         except NoResponsesError:
@@ -206,6 +210,33 @@ def counts_for(
     )
     counts = report_cache().get(("counts", *key), build)
     return None if counts is None else counts.copy()
+
+
+def selected_responses(context: ReportContext, params: ReportParams) -> pd.DataFrame:
+    """Every response of the period that the filters keep, province-wide, one row each.
+
+    Fetched once per period and flag choice (and kept in the report cache): every count table
+    of every page of that period is built from it.
+    """
+    form = context.form
+    key = ("selection", form.id, form.version, params.since, params.until, params.exclude)
+    return report_cache().get(
+        key,
+        lambda: select_responses(
+            db.session,
+            form,
+            since=params.since,
+            until=params.until,
+            exclude_flags=params.exclude,
+        ),
+    )
+
+
+def _within(selection: pd.DataFrame, codes: Sequence[str]) -> pd.DataFrame:
+    """The rows of agencies ``codes``, with categories that no row uses dropped."""
+    kept = selection[selection["agency_code"].isin(codes)]
+    categorical = [c for c in kept.columns if isinstance(kept[c].dtype, pd.CategoricalDtype)]
+    return kept.assign(**{c: kept[c].cat.remove_unused_categories() for c in categorical})
 
 
 def report_cache() -> ReportCache:
@@ -260,23 +291,10 @@ def _weighting(
     if params.weights == "none":
         return context.design, None
     volumes = _frame_volumes(params)
-    form = context.form
-    cells = Design(psu="agency_code")  # grouped rows: only the response counts are read
-    key = ("cells", form.id, form.version, cells, params.since, params.until, params.exclude)
-    raw = report_cache().get(
-        key,
-        lambda: build_counts(
-            db.session,
-            form,
-            cells,
-            list(_CELLS),
-            since=params.since,
-            until=params.until,
-            exclude_flags=params.exclude,
-            index_versions=("A",),
-        ),
-    )
-    responses = raw[raw["item"] == "_response"].groupby(list(_CELLS))["n"].sum().rename("responses")
+    selection = selected_responses(context, params)
+    if selection.empty:  # nothing to weight: the page says that no response is selected
+        return context.design, None
+    responses = selection.groupby(list(_CELLS), observed=True).size().rename("responses")
     joined = responses.reset_index().merge(volumes, on=list(_CELLS), how="left")
     unmatched = joined[joined["dossiers"].isna() | (joined["dossiers"] <= 0)]
     if len(unmatched):

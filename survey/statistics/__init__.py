@@ -12,14 +12,21 @@ SQLite or PostgreSQL, so a large database never loads row-level data into Python
     result = satisfaction_indices(counts, form, design, by=["agency_code", "period"])
 
 Modules: :mod:`~survey.statistics.columns` (the columns the database provides),
-:mod:`~survey.statistics.counts` (:func:`build_counts`, :func:`summarize_selection`),
+:mod:`~survey.statistics.counts` (:func:`build_counts`, :func:`select_responses`,
+:func:`summarize_selection`), :mod:`~survey.statistics.fetched` (one row per selected
+response, and :func:`counts_from_selection`),
 :mod:`~survey.statistics.scores` (index-B respondent scores in SQL),
 :mod:`~survey.statistics.weights` (:class:`CellWeights`), :mod:`~survey.statistics.errors`;
 ``sipas analyze-db`` is in :mod:`~survey.statistics.cli`.
 """
 
 from survey.statistics.columns import COLUMNS, PERIODS, Period
-from survey.statistics.counts import SelectionSummary, build_counts, summarize_selection
+from survey.statistics.counts import (
+    SelectionSummary,
+    build_counts,
+    select_responses,
+    summarize_selection,
+)
 from survey.statistics.errors import (
     NoResponsesError,
     StatisticsQueryError,
@@ -29,6 +36,7 @@ from survey.statistics.errors import (
     UnmatchedCellsError,
     UnsupportedDesignError,
 )
+from survey.statistics.fetched import counts_from_selection
 from survey.statistics.weights import CellWeights
 
 __all__ = [
@@ -45,5 +53,7 @@ __all__ = [
     "UnmatchedCellsError",
     "UnsupportedDesignError",
     "build_counts",
+    "counts_from_selection",
+    "select_responses",
     "summarize_selection",
 ]

@@ -69,7 +69,7 @@ from survey.statistics.summary import (
 )
 from survey.statistics.weights import CellWeights
 
-__all__ = ["SelectionSummary", "build_counts", "summarize_selection"]
+__all__ = ["SelectionSummary", "build_counts", "select_responses", "summarize_selection"]
 
 Engine_ = Literal["fetch", "sql"]
 
@@ -187,6 +187,29 @@ def summarize_selection(
         excluded=int(mapping["excluded"] or 0),
         flagged={f: int(mapping[f] or 0) for f in FLAGS},
     )
+
+
+def select_responses(
+    source: Any,
+    form: Any,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    agency_subtree: str | None = None,
+    exclude_flags: Collection[str] = (),
+) -> pd.DataFrame:
+    """The selected responses, one row each (:func:`survey.statistics.fetched.fetch_selection`).
+
+    The arguments mean what they mean for :func:`build_counts`; any count table of the
+    selection is then :func:`survey.statistics.fetched.counts_from_selection` of it.
+    """
+    flags = _check_flags(exclude_flags)
+    with _connection(source) as connection:
+        subtree = _subtree_ids(connection, agency_subtree)
+        filters = _selection_filters(form.id, since, until, subtree)
+        if flags:
+            filters.append(not_(or_(*[_flag_present(f) for f in flags])))
+        return fetch_selection(connection, form, filters)
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:

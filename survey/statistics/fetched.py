@@ -32,14 +32,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from analysis.counts import counts_from_responses
 from analysis.design import Design
 from analysis.errors import AnalysisError
-from survey.models import Response
+from survey.models import Agency, Counter, Field, Procedure, Response
 from survey.statistics.answer_codes import AnswerCodes
-from survey.statistics.columns import (
-    Period,
-    check_columns,
-    column_expressions,
-    period_expression,
-)
+from survey.statistics.columns import Period, check_columns, period_expression
 from survey.statistics.errors import (
     NoResponsesError,
     StatisticsQueryError,
@@ -97,29 +92,75 @@ def fetch_selection(
         nothing is selected.
     """
     dialect = connection.dialect.name
-    keys = [c for c in SELECTION_COLUMNS if c != "month"]
-    src, exprs = column_expressions(keys, period=None, dialect=dialect)
-    columns = [exprs[n].label(n) for n in keys]
-    columns += [
-        period_expression(_RESPONSES.c.submitted_at, "month", dialect).label("month"),
-        _RESPONSES.c.form_version_id.label("layout"),
-        _codes_text(_RESPONSES.c.answer_codes, dialect).label("codes"),
-    ]
-    statement = select(*columns).select_from(src).where(*filters).order_by(_RESPONSES.c.id)
-    rows = connection.execute(statement).fetchall()
+    r = _RESPONSES.c
+    statement = (
+        select(
+            r.agency_id,
+            r.counter_id,
+            r.field_id,
+            r.procedure_id,
+            r.channel,
+            r.form_version,
+            period_expression(r.submitted_at, "month", dialect).label("month"),
+            r.form_version_id,
+            _codes_text(r.answer_codes, dialect),
+        )
+        .where(*filters)
+        .order_by(r.id)
+    )
+    # The DBAPI's plain tuples: every column is an int or a str already.
+    rows = connection.execute(statement).cursor.fetchall()
     codes = AnswerCodes.of_form(connection, form.id)
     item_keys = list(form.item_keys)
     if not rows:
         empty = {n: pd.Categorical([]) for n in SELECTION_COLUMNS}
         return pd.DataFrame(empty | {k: pd.array([], dtype=_CODE_DTYPE) for k in item_keys})
     fields = list(zip(*rows, strict=True))
-    frame: dict[str, Any] = {
-        name: pd.Categorical(fields[i]) for i, name in enumerate(SELECTION_COLUMNS)
-    }
-    layouts = np.asarray(fields[len(SELECTION_COLUMNS)], dtype=np.int64)
-    texts = fields[len(SELECTION_COLUMNS) + 1]
-    frame |= _item_columns(layouts, texts, codes, item_keys, dialect)
-    return pd.DataFrame(frame)
+    frame: dict[str, Any] = {}
+    for i, (name, table) in enumerate(_UNIT_CODES.items()):
+        frame[name] = _unit_codes(connection, table, fields[i])
+    frame["channel"] = _labels(fields[4])
+    frame["form_version"] = _labels([str(v) for v in fields[5]])
+    frame["month"] = _labels(fields[6])
+    layouts = np.asarray(fields[7], dtype=np.int64)
+    frame |= _item_columns(layouts, fields[8], codes, item_keys, dialect)
+    return pd.DataFrame(frame)[[*SELECTION_COLUMNS, *item_keys]]
+
+
+_UNIT_CODES = {
+    "agency_code": Agency.__table__,
+    "counter_code": Counter.__table__,
+    "field_code": Field.__table__,
+    "procedure_code": Procedure.__table__,
+}
+
+
+def _labels(values: Sequence[str]) -> pd.Categorical:
+    """Text values as a categorical (factorized once, as plain objects)."""
+    ids, uniques = pd.factorize(np.asarray(values, dtype=object), sort=True)
+    return pd.Categorical.from_codes(ids, categories=pd.Index(uniques, dtype=object))
+
+
+def _unit_codes(connection: Connection, table: Any, ids: Sequence[int | None]) -> pd.Categorical:
+    """Unit ids as their codes (``""`` for none, as :mod:`.columns` spells a blank unit)."""
+    numbers = np.fromiter((-1 if i is None else i for i in ids), dtype=np.int64, count=len(ids))
+    present, inverse = np.unique(numbers, return_inverse=True)
+    wanted = [int(i) for i in present if i >= 0]
+    code_of = (
+        dict(
+            connection.execute(select(table.c.id, table.c.code).where(table.c.id.in_(wanted))).all()
+        )
+        if wanted
+        else {}
+    )
+    labels = [code_of.get(int(i), "") for i in present]
+    order = np.argsort(labels, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    categories = pd.Index(np.asarray(labels, dtype=object)[order], dtype=object)
+    if categories.has_duplicates:  # "" for none and a unit coded "" cannot both occur
+        return _labels(np.asarray(labels, dtype=object)[inverse])
+    return pd.Categorical.from_codes(rank[inverse], categories=categories)
 
 
 def _item_columns(

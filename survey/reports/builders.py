@@ -540,16 +540,25 @@ def _field_name(context: ReportContext, code: str, lang: str) -> str:
     return (found.name_en or found.name_vi) if lang == "en" else found.name_vi
 
 
-def _counter_names(context: ReportContext, lang: str) -> Callable[[str], str]:
+def _counter_names(context: ReportContext, lang: str, unit: str) -> Callable[[str], str]:
+    """Counter names; a counter of a unit below ``unit`` also names its unit (every unit has
+    its own "Quầy số 1")."""
     from survey import repository
 
     counters = {c.code: c for c in repository.list_counters()}
+    agencies = {a.id: a for a in context.agencies}
+
+    def own(found: Any) -> str:
+        return (found.name_en or found.name_vi) if lang == "en" else found.name_vi
 
     def name(code: str) -> str:
         found = counters.get(code)
         if found is None:
             return code or _("No counter")
-        return (found.name_en or found.name_vi) if lang == "en" else found.name_vi
+        agency = agencies.get(found.agency_id)
+        if agency is None or agency.code == unit:
+            return own(found)
+        return f"{own(found)} · {own(agency)}"
 
     return name
 
@@ -581,7 +590,7 @@ def unit_page(context: ReportContext, params: ReportParams, code: str, lang: str
     comments, comment_total = _comments(context, params, context.subtree(code), lang)
 
     field_names = {code_: _field_name(context, code_, lang) for code_ in context.fields}
-    counter_name = _counter_names(context, lang)
+    counter_name = _counter_names(context, lang, code)
     tables = {
         "indices": long_table(part, names),
         "trend": long_table(trend, names, ("period",), comparisons=False),

@@ -25,7 +25,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import String, func, literal_column, select
+from sqlalchemy import SmallInteger, String, cast, func, literal, select, type_coerce
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -63,13 +65,7 @@ _WEIGHT = "_w"
 _BASE_WEIGHT = "_w0"
 _CODE_DTYPE = "Int16"  # every stored code fits (profile items may exceed 127)
 _MAX_LISTED = 5
-
-
-def _codes_text(codes: ColumnElement, dialect: str) -> ColumnElement[str]:
-    """``answer_codes`` as one line of comma-separated codes (blank = skipped)."""
-    if dialect == "postgresql":
-        return func.array_to_string(codes, literal_column("','"), literal_column("''"))
-    return codes.cast(String)  # SQLite keeps the JSON array text: "[5,4,null,3]"
+_CHUNK = 50_000  # responses per text value read from PostgreSQL
 
 
 def fetch_selection(
@@ -92,39 +88,119 @@ def fetch_selection(
         nothing is selected.
     """
     dialect = connection.dialect.name
-    r = _RESPONSES.c
-    statement = (
-        select(
-            r.agency_id,
-            r.counter_id,
-            r.field_id,
-            r.procedure_id,
-            r.channel,
-            r.form_version,
-            period_expression(r.submitted_at, "month", dialect).label("month"),
-            r.form_version_id,
-            _codes_text(r.answer_codes, dialect),
-        )
-        .where(*filters)
-        .order_by(r.id)
-    )
-    # The DBAPI's plain tuples: every column is an int or a str already.
-    rows = connection.execute(statement).cursor.fetchall()
     codes = AnswerCodes.of_form(connection, form.id)
     item_keys = list(form.item_keys)
-    if not rows:
+    if dialect == "postgresql":
+        keys, layouts, answers = _text_rows(connection, codes, filters)
+    else:
+        keys, layouts, answers = _fetch_rows(connection, filters)
+    if not layouts.size:
         empty = {n: pd.Categorical([]) for n in SELECTION_COLUMNS}
         return pd.DataFrame(empty | {k: pd.array([], dtype=_CODE_DTYPE) for k in item_keys})
-    fields = list(zip(*rows, strict=True))
     frame: dict[str, Any] = {}
-    for i, (name, table) in enumerate(_UNIT_CODES.items()):
-        frame[name] = _unit_codes(connection, table, fields[i])
-    frame["channel"] = _labels(fields[4])
-    frame["form_version"] = _labels([str(v) for v in fields[5]])
-    frame["month"] = _labels(fields[6])
-    layouts = np.asarray(fields[7], dtype=np.int64)
-    frame |= _item_columns(layouts, fields[8], codes, item_keys, dialect)
+    for (name, table), id_column in zip(_UNIT_CODES.items(), _KEYS, strict=False):
+        frame[name] = _unit_codes(connection, table, keys[id_column])
+    frame["channel"] = _labels(keys["channel"])
+    frame["form_version"] = _labels([str(v) for v in keys["form_version"]])
+    frame["month"] = _labels(keys["month"])
+    frame |= _item_columns(layouts, answers, codes, item_keys)
     return pd.DataFrame(frame)[[*SELECTION_COLUMNS, *item_keys]]
+
+
+_KEYS = ("agency_id", "counter_id", "field_id", "procedure_id", "channel", "form_version")
+
+
+def _key_columns(dialect: str) -> list[ColumnElement]:
+    r = _RESPONSES.c
+    month = period_expression(r.submitted_at, "month", dialect).label("month")
+    return [*(r[name] for name in _KEYS), month, r.form_version_id]
+
+
+def _fetch_rows(
+    connection: Connection, filters: Sequence[ColumnElement[bool]]
+) -> tuple[dict[str, Sequence[Any]], np.ndarray, Any]:
+    """SQLite: the rows as the DBAPI's tuples; the codes are the stored JSON text."""
+    r = _RESPONSES.c
+    columns = [*_key_columns("sqlite"), r.answer_codes.cast(String)]
+    statement = select(*columns).where(*filters).order_by(r.id)
+    rows = connection.execute(statement).cursor.fetchall()  # plain tuples: ints and str
+    if not rows:
+        return {}, np.empty(0, dtype=np.int64), None
+    fields = list(zip(*rows, strict=True))
+    names = [*_KEYS, "month"]
+    keys = {name: fields[i] for i, name in enumerate(names)}
+    layouts = np.asarray(fields[len(names)], dtype=np.int64)
+    lines = [
+        text.strip("[] ").replace("null", "").replace(" ", "") if text else ""
+        for text in fields[len(names) + 1]
+    ]
+    return keys, layouts, _parse_codes(lines)
+
+
+def _parse_codes(lines: Sequence[str]) -> pd.DataFrame:
+    """Lines of comma-separated codes as a table of positions (blank = skipped)."""
+    width = max((line.count(",") + 1 for line in lines if line), default=0)
+    table = pd.read_csv(
+        io.StringIO("\n".join(lines)),
+        header=None,
+        names=range(max(width, 1)),
+        dtype=_CODE_DTYPE,
+        skip_blank_lines=False,
+        keep_default_na=False,
+        na_values=[""],
+    )
+    return table.reindex(range(len(lines)))  # a last blank line is dropped by the reader
+
+
+def _text_rows(
+    connection: Connection, codes: AnswerCodes, filters: Sequence[ColumnElement[bool]]
+) -> tuple[dict[str, Sequence[Any]], np.ndarray, Any]:
+    """PostgreSQL: the rows as CSV text built by the server (``string_agg`` of one line per
+    response, in chunks of :data:`_CHUNK` responses), read by pandas' C parser in one pass: no
+    Python object per value."""
+    r = _RESPONSES.c
+    width = max((len(keys) for keys in codes.layouts.values()), default=0)
+    fields = [func.coalesce(cast(c, String), literal("")) for c in _key_columns("postgresql")]
+    answers = func.array_to_string(
+        type_coerce(r.answer_codes, postgresql.ARRAY(SmallInteger)), literal(","), literal("")
+    )
+    line = func.concat_ws(literal(","), *fields, answers).label("line")
+    chunk = ((func.row_number().over(order_by=r.id) - 1) // _CHUNK).label("chunk")
+    rows = select(r.id, chunk, line).where(*filters).subquery("selected_lines")
+    statement = (
+        select(func.string_agg(rows.c.line, aggregate_order_by(literal("\n"), rows.c.id)))
+        .group_by(rows.c.chunk)
+        .order_by(rows.c.chunk)
+    )
+    names = [*_KEYS, "month", "layout", *range(width)]
+    types: dict[Any, Any] = {n: "Int64" for n in ("agency_id", "counter_id", "field_id")}
+    types |= {"procedure_id": "Int64", "channel": object, "month": object}
+    types |= {"form_version": np.int64, "layout": np.int64}
+    types |= {i: _CODE_DTYPE for i in range(width)}
+    blanks = {n: [""] for n in names if n not in ("channel", "month")}
+    parts = [
+        pd.read_csv(
+            io.StringIO(text),
+            header=None,
+            names=names,
+            dtype=types,
+            keep_default_na=False,
+            na_values=blanks,
+        )
+        for text in connection.execute(statement).scalars()  # chunk by chunk: less memory
+    ]
+    if not parts:
+        return {}, np.empty(0, dtype=np.int64), None
+    table = pd.concat(parts, ignore_index=True)
+    del parts
+    keys: dict[str, Any] = {}
+    for name in (*_KEYS, "month"):
+        column = table[name]
+        if name.endswith("_id"):
+            keys[name] = column.to_numpy(dtype=np.int64, na_value=-1)
+        else:
+            keys[name] = column.to_numpy()
+    return keys, table["layout"].to_numpy(), table[list(range(width))]
 
 
 _UNIT_CODES = {
@@ -141,9 +217,13 @@ def _labels(values: Sequence[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(ids, categories=pd.Index(uniques, dtype=object))
 
 
-def _unit_codes(connection: Connection, table: Any, ids: Sequence[int | None]) -> pd.Categorical:
-    """Unit ids as their codes (``""`` for none, as :mod:`.columns` spells a blank unit)."""
-    numbers = np.fromiter((-1 if i is None else i for i in ids), dtype=np.int64, count=len(ids))
+def _unit_codes(connection: Connection, table: Any, ids: Any) -> pd.Categorical:
+    """Unit ids (an int array with -1 for none, or ints and ``None``) as their codes (``""`` for
+    none, as :mod:`.columns` spells a blank unit)."""
+    if isinstance(ids, np.ndarray):
+        numbers = ids
+    else:
+        numbers = np.fromiter((-1 if i is None else i for i in ids), np.int64, count=len(ids))
     present, inverse = np.unique(numbers, return_inverse=True)
     wanted = [int(i) for i in present if i >= 0]
     code_of = (
@@ -165,49 +245,24 @@ def _unit_codes(connection: Connection, table: Any, ids: Sequence[int | None]) -
 
 def _item_columns(
     layouts: np.ndarray,
-    texts: Sequence[str | None],
+    answers: pd.DataFrame,
     codes: AnswerCodes,
     item_keys: Sequence[str],
-    dialect: str,
 ) -> dict[str, pd.api.extensions.ExtensionArray]:
-    """Parse the code lines of every form version into one column per item key."""
+    """One column per item key from the positions of every form version."""
     n = layouts.size
     out = {key: np.zeros(n, dtype=np.int16) for key in item_keys}
     blank = {key: np.ones(n, dtype=bool) for key in item_keys}
     for layout in np.unique(layouts):
         rows = np.flatnonzero(layouts == layout)
         keys = codes.layouts.get(int(layout), ())
-        wanted = [(pos, key) for pos, key in enumerate(keys) if key in out]
-        if not wanted:
-            continue
-        lines = [_line(texts[r], dialect) for r in rows]
-        table = pd.read_csv(
-            io.StringIO("\n".join(lines)),
-            header=None,
-            names=range(len(keys)),
-            usecols=[pos for pos, _ in wanted],
-            dtype=_CODE_DTYPE,
-            skip_blank_lines=False,
-            na_filter=True,
-            keep_default_na=False,
-            na_values=[""],
-        )
-        if len(table) != rows.size:  # a last blank line is dropped by the reader
-            table = table.reindex(range(rows.size))
-        for pos, key in wanted:
-            column = table[pos].array
+        for pos, key in enumerate(keys):
+            if key not in out or pos not in answers.columns:
+                continue
+            column = answers[pos].array[rows]
             out[key][rows] = column.to_numpy(dtype=np.int16, na_value=0)
             blank[key][rows] = column.isna()
     return {key: pd.arrays.IntegerArray(out[key], blank[key]) for key in item_keys}
-
-
-def _line(text: str | None, dialect: str) -> str:
-    """One CSV line of codes from the stored text (``[5,null,3]`` on SQLite)."""
-    if not text:
-        return ""
-    if dialect == "postgresql":
-        return text
-    return text.strip("[] ").replace("null", "").replace(" ", "")
 
 
 def counts_from_selection(

@@ -1,4 +1,4 @@
-"""Submission benchmark (issue #2): ``POST /api/v1/responses`` through gunicorn, measured by wrk.
+"""Submission benchmark: ``POST /api/v1/responses`` through gunicorn, measured by wrk.
 
 For each server configuration (gunicorn worker class × workers [× threads]) on a FRESH database:
 
@@ -67,7 +67,7 @@ from _harness import (  # noqa: E402
 BIN = REPO / ".venv" / "bin"
 REDIS_URI = "redis://127.0.0.1:6379/13"
 SUBMIT_LIMIT = "1000000 per minute"
-# Issue #2's target on the benchmark machine.
+# The target on the benchmark machine (docs/benchmarks.md, section A).
 TARGET_RPS = 1000
 TARGET_P99_MS = 100
 FORM_ID = "sipas-counter"

@@ -1,5 +1,5 @@
 """CPU and wall time per submission inside one process: ``POST /api/v1/responses`` through the
-app's WSGI callable, without gunicorn or a network client (issue #2).
+app's WSGI callable, without gunicorn or a network client.
 
 It isolates what the application costs (Flask, the rate-limit count in Redis, validation, the
 database write) from what gunicorn and the load generator cost, and it is steady enough to

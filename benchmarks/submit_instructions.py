@@ -1,5 +1,5 @@
 """Instructions per submission, counted by valgrind's callgrind: a measure of the app's cost that
-the host's speed does not move (issue #2).
+the host's speed does not move.
 
 On this shared machine the CPU time of the same submission drifts by 2× within minutes (see
 ``docs/benchmarks.md``, section A), so a 5 % saving cannot be shown in seconds. Callgrind counts

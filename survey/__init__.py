@@ -132,7 +132,7 @@ class StatelessPathsSessionInterface(SecureCookieSessionInterface):
     """Signed cookie sessions, except on :data:`STATELESS_PATHS`, which get Flask's null session.
 
     Opening a cookie session builds a signing serializer on every request (≈ 4 % of a
-    submission's time under cProfile before this change); the API never uses the session, and
+    submission's time under cProfile); the API never uses the session, and
     the null session raises if code there ever tries to write one.
     """
 

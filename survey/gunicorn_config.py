@@ -7,8 +7,8 @@ its threads start, so they inherit it. This is what nginx's ``worker_cpu_affinit
 
 Why: left alone, the kernel's scheduler kept both gthread workers of the 2-core benchmark machine
 on one CPU in 20-30 % of the moments when both had work, while the other CPU ran PostgreSQL,
-Redis or nothing; pinned, never. Submissions per second rose by about 15 % (median of 12
-alternating pairs of runs; ``docs/benchmarks.md``, section A, findings of the fifth session).
+Redis or nothing; pinned, never. Pinned workers take more submissions per second
+(``docs/benchmarks.md``, section A, findings).
 
 Workers are pinned only when they divide evenly over the CPUs this process may use: one worker
 on two CPUs, or three on two, are left to the scheduler, which balances them better than a fixed

@@ -32,14 +32,14 @@ __all__ = [
 ]
 
 # gunicorn settings of ``sipas serve``, the best the submission benchmark found on SQLite and on
-# PostgreSQL alike (issue #2; docs/benchmarks.md, section A): gthread workers, 1 per CPU core, each
+# PostgreSQL alike (docs/benchmarks.md, section A): gthread workers, 1 per CPU core, each
 # pinned to its core (survey/gunicorn_config.py), with 8 threads, keep-alive, and a listening
 # socket of its own (SO_REUSEPORT). A sync worker sits idle while its one request waits for the
-# database or Redis. 8 threads rather than 4 since the write path's group commit: more threads
-# waiting for the database means more rows per INSERT. Sockets of their own: the kernel spreads
-# new connections evenly over the workers; with one shared socket, whichever worker woke first
-# took them, and a benchmark's 32 kept-alive connections could all land on one worker (one core
-# idle for the whole run).
+# database or Redis. 8 threads: the write path commits concurrent submissions together (group
+# commit), so more threads waiting for the database means more rows per INSERT. Sockets of their
+# own: the kernel spreads new connections evenly over the workers; with one shared socket,
+# whichever worker woke first took them, and a benchmark's 32 kept-alive connections could all
+# land on one worker (one core idle for the whole run).
 # ``--workers`` and ``--threads`` override them; ``--threads 1`` means sync workers.
 SERVE_WORKERS_PER_CPU = 1
 SERVE_THREADS = 8

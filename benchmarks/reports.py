@@ -70,6 +70,9 @@ class PageTiming:
         Path and query requested.
     statuses : dict
         How many answers had each HTTP status (as text; ``error`` for no answer).
+    first_ms : float or None
+        The first untimed (warm-up) request, in milliseconds: a page built from nothing (the
+        worker that answered had no selection, count table or figure of it cached).
     median_ms, p95_ms, max_ms : float
         Of the timed requests, in milliseconds.
     bytes : int
@@ -78,6 +81,7 @@ class PageTiming:
 
     url: str
     statuses: dict[str, int]
+    first_ms: float | None
     median_ms: float
     p95_ms: float
     max_ms: float
@@ -130,9 +134,13 @@ def sign_in(
 def time_page(
     opener: urllib.request.OpenerDirector, base: str, url: str, repeat: int, warmup: int
 ) -> PageTiming:
-    """Request ``url`` ``warmup`` times untimed, then ``repeat`` times timed."""
+    """Request ``url`` ``warmup`` times untimed (the first one's time is kept), then ``repeat``
+    times timed."""
+    first = None
     for _ in range(warmup):
+        start = time.perf_counter()
         _fetch(opener, base + url)
+        first = 1000 * (time.perf_counter() - start) if first is None else first
     seen: Counter[str] = Counter()
     times = []
     size = 0
@@ -146,6 +154,7 @@ def time_page(
     return PageTiming(
         url=url,
         statuses=dict(seen),
+        first_ms=first,
         median_ms=statistics.median(times),
         p95_ms=times[min(len(times) - 1, round(0.95 * (len(times) - 1)))],
         max_ms=times[-1],
@@ -163,7 +172,13 @@ def _free_port() -> int:
 def served(url: str, port: int, serve_args: Sequence[str], log: Path) -> Iterator[str]:
     """``sipas serve`` on 127.0.0.1:``port`` against ``url``; yields its base URL. The server
     (a process this script started) is stopped by its own pid on exit."""
-    env = {**os.environ, "SIPAS_SECRET_KEY": SECRET_KEY, "SIPAS_SQLALCHEMY_DATABASE_URI": url}
+    env = {
+        **os.environ,
+        "SIPAS_SECRET_KEY": SECRET_KEY,
+        "SIPAS_SQLALCHEMY_DATABASE_URI": url,
+        # plain HTTP on the loopback: a Secure session cookie would never be sent back
+        "SIPAS_SESSION_COOKIE_SECURE": "false",
+    }
     command = [str(BIN / "sipas"), "serve", "--bind", f"127.0.0.1:{port}", *serve_args]
     log.parent.mkdir(parents=True, exist_ok=True)
     base = f"http://127.0.0.1:{port}"
@@ -290,9 +305,10 @@ def measure(url: str, args: argparse.Namespace, seeding: dict[str, float] | None
 def _row(timing: PageTiming) -> str:
     statuses = ", ".join(f"{code}×{count}" for code, count in sorted(timing.statuses.items()))
     note = "  (not built yet)" if set(timing.statuses) == {"404"} else ""
+    first = "" if timing.first_ms is None else f"first {timing.first_ms:8.1f} ms  "
     return (
-        f"{timing.url:<40} median {timing.median_ms:8.1f} ms  p95 {timing.p95_ms:8.1f} ms  "
-        f"status {statuses}{note}"
+        f"{timing.url:<40} {first}median {timing.median_ms:8.1f} ms  "
+        f"p95 {timing.p95_ms:8.1f} ms  max {timing.max_ms:8.1f} ms  status {statuses}{note}"
     )
 
 

@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgres"], required=True)
     parser.add_argument("--n", type=int, default=60000, help="responses")
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    parser.add_argument(
+        "--engines", nargs="+", choices=["fetch", "sql"], default=["fetch", "sql"],
+        help="build_counts engines to time",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     from analysis.design import Design
@@ -66,28 +70,20 @@ def main(argv: list[str] | None = None) -> int:
             form = load_form("sipas-counter")
             clustered = Design(strata="agency_code", psu="counter_code", lonely_psu="adjust")
             by = ["agency_code"]
-            _timed(
-                "clustered",
-                lambda: build_counts(db.session, form, clustered, by, use_summary=False),
-                args.repeat,
-            )
-            _timed(
-                "default",
-                lambda: build_counts(db.session, form, Design(), by, use_summary=False),
-                args.repeat,
-            )
-            _timed(
-                "indices",
-                lambda: (
-                    satisfaction_indices(
-                        build_counts(db.session, form, clustered, by, use_summary=False),
-                        form,
-                        clustered,
-                        by=by,
-                    ).table
-                ),
-                args.repeat,
-            )
+            for name in args.engines:
+
+                def counts(design: Design, name: str = name) -> object:
+                    return build_counts(
+                        db.session, form, design, by, use_summary=False, engine=name
+                    )
+
+                _timed(f"{name}: clustered", lambda: counts(clustered), args.repeat)
+                _timed(f"{name}: default", lambda: counts(Design()), args.repeat)
+                _timed(
+                    f"{name}: indices",
+                    lambda: satisfaction_indices(counts(clustered), form, clustered, by=by).table,
+                    args.repeat,
+                )
             engine = db.engine
         engine.dispose()
     return 0

@@ -9,9 +9,12 @@ fields, procedures).
 
 An entry is reused without a question for :data:`FRESH_SECONDS` after its stamp was last
 checked, so a burst of page views costs one stamp query; after that the stamp is read again
-(one cheap aggregate query) and the entry is rebuilt only if it changed. New responses thus
-reach the pages within :data:`FRESH_SECONDS`. An entry older than :data:`MAX_AGE_SECONDS` is
-rebuilt whatever the stamp says (an edited unit code leaves the counts and ids unchanged).
+(one cheap aggregate query) and the entry is rebuilt only if it changed, or if it is older than
+:data:`MAX_AGE_SECONDS` (an edited unit code leaves the counts and ids unchanged). The rebuild
+runs in the background while the old value is still answered ("stale while revalidate"): a page
+never waits for new responses to be counted, and they reach the pages within
+:data:`FRESH_SECONDS` plus the time of one rebuild. Only a view nobody opened yet in this worker
+is built while its request waits.
 
 The cache holds copies of derived data only: a restarted or added worker rebuilds what it
 needs, so the app stays stateless.
@@ -19,6 +22,7 @@ needs, so the app stays stateless.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -53,6 +57,15 @@ def data_stamp() -> tuple[int, ...]:
     return tuple(int(v) for v in row)
 
 
+logger = logging.getLogger(__name__)
+_local = threading.local()
+
+
+def _refreshing() -> bool:
+    """Whether this thread is rebuilding an entry in the background."""
+    return bool(getattr(_local, "refreshing", False))
+
+
 @dataclass(slots=True)
 class _Entry:
     stamp: tuple[int, ...]
@@ -77,44 +90,80 @@ class ReportCache:
         max_rows: int = _MAX_ROWS,
         clock: Callable[[], float] = time.monotonic,
         stamp: Callable[[], tuple[int, ...]] = data_stamp,
+        background: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._lock = threading.Lock()
         self._max_rows = max_rows
         self._clock = clock
         self._stamp = stamp
+        self._background = background
+        self._rebuilding: set[Hashable] = set()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable, build: Callable[[], pd.DataFrame | None]) -> pd.DataFrame | None:
-        """The table for ``key``: a fresh cached one, or ``build()`` (then cached).
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """The value for ``key``: a cached one, or ``build()`` (then cached).
 
-        ``None`` (no response selected) is cached like a table.
+        A value whose data stamp has changed (or that is older than :data:`MAX_AGE_SECONDS`)
+        is still answered while ``build()`` runs again in the background (when the cache has a
+        ``background`` runner), so a page never waits for new responses to be counted; only a
+        key seen for the first time is built while the request waits. ``None`` (e.g. no
+        response selected) is cached like any value. Callers must not modify what they get.
         """
         now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and now - entry.built > MAX_AGE_SECONDS:
-                entry = None
             if entry is not None and now - entry.checked <= FRESH_SECONDS:
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return entry.value
         stamp = self._stamp()
-        if entry is not None and entry.stamp == stamp:
-            with self._lock:
-                entry.checked = now
-                self._entries[key] = entry
-                self._entries.move_to_end(key)
-                self.hits += 1
-            return entry.value
+        if entry is not None:
+            current = entry.stamp == stamp and now - entry.built <= MAX_AGE_SECONDS
+            if current or (self._background is not None and not _refreshing()):
+                with self._lock:
+                    entry.checked = now
+                    self._entries.move_to_end(key)
+                    self.hits += 1
+                if not current:
+                    self._rebuild_behind(key, build, stamp)
+                return entry.value
         value = build()
+        self._store(key, stamp, now, value)
+        return value
+
+    def _store(self, key: Hashable, stamp: tuple[int, ...], now: float, value: Any) -> None:
         with self._lock:
             self.misses += 1
             self._entries[key] = _Entry(stamp, now, now, value, _rows(value))
             self._entries.move_to_end(key)
             self._evict()
-        return value
+
+    def _rebuild_behind(self, key: Hashable, build: Callable[[], Any], stamp: tuple) -> None:
+        """Run ``build()`` in the background (once per key at a time) and store its value."""
+        assert self._background is not None
+        with self._lock:
+            if key in self._rebuilding:
+                return
+            self._rebuilding.add(key)
+
+        def rebuild() -> None:
+            _local.refreshing = True  # what the build reads from the cache is built, not stale
+            try:
+                value = build()
+            except Exception:  # the next request builds it and meets the error itself
+                logger.exception("rebuilding a report cache entry failed")
+                with self._lock:
+                    self._entries.pop(key, None)
+            else:
+                self._store(key, stamp, self._clock(), value)
+            finally:
+                _local.refreshing = False
+                with self._lock:
+                    self._rebuilding.discard(key)
+
+        self._background(rebuild)
 
     def clear(self) -> None:
         """Forget everything (after an edit in this process)."""

@@ -9,7 +9,8 @@ this module only chooses its arguments.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -243,7 +244,18 @@ def report_cache() -> ReportCache:
     """This app's cache of count tables and figures (one per worker process)."""
     cache = current_app.extensions.get("sipas_report_cache")
     if cache is None:
-        cache = current_app.extensions.setdefault("sipas_report_cache", ReportCache())
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def in_background(work: Callable[[], None]) -> None:
+            def run() -> None:
+                with app.app_context():
+                    work()
+
+            threading.Thread(target=run, name="report-cache-rebuild", daemon=True).start()
+
+        cache = current_app.extensions.setdefault(
+            "sipas_report_cache", ReportCache(background=in_background)
+        )
     return cache
 
 

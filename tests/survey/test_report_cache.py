@@ -97,3 +97,40 @@ def test_the_least_recently_used_tables_are_evicted_beyond_the_row_budget() -> N
     cache.get("a", lambda: rebuilt.append("a") or tables["a"])  # evicted: built again
     cache.get("c", lambda: rebuilt.append("c") or tables["c"])  # still there
     assert rebuilt == ["a"]
+
+
+def test_changed_data_is_answered_stale_while_it_is_rebuilt_behind() -> None:
+    stamp = [5, 9]
+    jobs: list = []
+    clock = Clock()
+    cache = ReportCache(clock=clock, stamp=lambda: tuple(stamp), background=jobs.append)
+    build, built = counter()
+    first = cache.get("k", build)
+    stamp[0] = 6  # a new response
+    clock.now += FRESH_SECONDS + 1
+    assert cache.get("k", build) is first  # answered at once, with the old table
+    assert len(built) == 1 and len(jobs) == 1
+    assert cache.get("k", build) is first  # one rebuild at a time per key
+    assert len(jobs) == 1
+    jobs.pop()()  # the background thread runs
+    assert len(built) == 2
+    assert len(cache.get("k", build)) == 2  # the rebuilt table
+
+
+def test_a_failed_rebuild_behind_drops_the_entry() -> None:
+    stamp = [1]
+    jobs: list = []
+    clock = Clock()
+    cache = ReportCache(clock=clock, stamp=lambda: tuple(stamp), background=jobs.append)
+    cache.get("k", lambda: pd.DataFrame({"n": [1]}))
+    stamp[0] = 2
+    clock.now += FRESH_SECONDS + 1
+
+    def broken() -> pd.DataFrame:
+        raise RuntimeError("database gone")
+
+    cache.get("k", broken)
+    jobs.pop()()  # logs the error
+    calls: list[int] = []
+    cache.get("k", lambda: calls.append(1) or pd.DataFrame({"n": [2]}))  # built while waiting
+    assert calls == [1]

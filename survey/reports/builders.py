@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from flask_babel import gettext as _
 
+from analysis.drivers import QUADRANTS, importance_performance
 from analysis.funnel import funnel_limits, funnel_position
 from analysis.par_index import RuleError, ScoringError, load_rule, score_par
 from analysis.reliability import NCHS_2017
@@ -21,7 +22,14 @@ from analysis.results import RESULT_COLUMNS
 from survey.privacy import mask_personal_numbers
 from survey.reports import charts
 from survey.reports.context import ReportContext
-from survey.reports.figures import INDEX_LEVELS, UnitFigures, breakdown, item_table, unit_figures
+from survey.reports.figures import (
+    INDEX_LEVELS,
+    UnitFigures,
+    breakdown,
+    item_table,
+    key_driver_table,
+    unit_figures,
+)
 from survey.reports.params import BadParameter, ReportParams
 from survey.repository.comments import list_comments
 
@@ -588,6 +596,8 @@ def unit_page(context: ReportContext, params: ReportParams, code: str, lang: str
     shown = [c for c in criteria if c["estimate"].reliability != "suppressed"]
     weakest = sorted(shown, key=lambda c: c["estimate"].estimate)[:5]
     comments, comment_total = _comments(context, params, context.subtree(code), lang)
+    drivers = key_driver_table(context, params, code)
+    grid = _importance_performance(drivers, criteria, lang)
 
     field_names = {code_: _field_name(context, code_, lang) for code_ in context.fields}
     counter_name = _counter_names(context, lang, code)
@@ -598,6 +608,7 @@ def unit_page(context: ReportContext, params: ReportParams, code: str, lang: str
         "by_counter": long_table(by_counter, names, ("counter_code",), comparisons=False),
         "expectations": expectation,
         "profile": profile,
+        "key_drivers": grid["table"],
     }
     if len(tables["by_field"]):
         tables["by_field"].insert(
@@ -636,10 +647,69 @@ def unit_page(context: ReportContext, params: ReportParams, code: str, lang: str
             "profile": _item_rows(profile, context.form, lang),
             "comments": comments,
             "comment_total": comment_total,
+            "ipa_chart": grid["chart"],
+            "priorities": grid["priorities"],
+            "driver_n": grid["n"],
             "search": params.extra.get("q", ""),
             "factors": [(f.key, f.label[lang]) for f in context.form.factors],
         },
     )
+
+
+def _importance_performance(drivers: pd.DataFrame, criteria: list[dict], lang: str) -> dict:
+    """The importance–performance grid of the criteria that have an importance and a shown
+    estimate: its table (for downloads), its chart and the criteria to concentrate on."""
+    empty = {"table": pd.DataFrame(), "chart": None, "priorities": [], "n": 0}
+    shown = {
+        c["key"]: c
+        for c in criteria
+        if c["estimate"].reliability != "suppressed" and c["estimate"].estimate is not None
+    }
+    if drivers.empty:
+        return empty
+    drivers = drivers[drivers["criterion"].isin(list(shown))]
+    if len(drivers) < 2:
+        return empty
+    performance = {key: float(shown[key]["estimate"].estimate) for key in drivers["criterion"]}
+    table = importance_performance(drivers, performance)
+    table = table.merge(drivers[["criterion", "model", "r2", "n"]], on="criterion")
+    table.insert(1, "label", table["criterion"].map(lambda k: shown[k]["label"]))
+    points = [
+        charts.IpaPoint(
+            label=row.label,
+            performance=row.performance,
+            importance=row.importance,
+            tooltip=_("%(label)s: %(performance).1f%% satisfied; importance %(importance).3f")
+            % {"label": row.label, "performance": row.performance, "importance": row.importance},
+        )
+        for row in table.itertuples()
+    ]
+    chart = charts.importance_performance_svg(
+        points,
+        x_cross=float(table["performance_mean"].iloc[0]),
+        y_cross=float(table["importance_mean"].iloc[0]),
+        title=_("Importance and performance of the criteria"),
+        description=_(
+            "Each point is a criterion: across, the share of satisfied citizens; up, how much "
+            "the criterion moves satisfaction with the other services."
+        ),
+        x_label=_("Satisfied (%)"),
+        y_label=_("Importance"),
+        quadrant_labels=(
+            _("Concentrate here"),
+            _("Keep up the good work"),
+            _("Low priority"),
+            _("Possible overkill"),
+        ),
+        lang=lang,
+    )
+    focus = table[table["quadrant"] == QUADRANTS[(True, False)]]
+    return {
+        "table": table,
+        "chart": chart,
+        "priorities": list(focus["label"]),
+        "n": int(table["n"].min()),
+    }
 
 
 def _item_rows(table: pd.DataFrame, form: Any, lang: str) -> list[dict]:

@@ -183,7 +183,7 @@ def counts_for(
     def build() -> pd.DataFrame | None:
         selection = selected_responses(context, params)
         if subtree is not None:
-            selection = _within(selection, context.subtree(subtree))
+            selection = within_units(selection, context.subtree(subtree))
         try:
             return counts_from_selection(
                 selection,
@@ -233,7 +233,7 @@ def selected_responses(context: ReportContext, params: ReportParams) -> pd.DataF
     )
 
 
-def _within(selection: pd.DataFrame, codes: Sequence[str]) -> pd.DataFrame:
+def within_units(selection: pd.DataFrame, codes: Sequence[str]) -> pd.DataFrame:
     """The rows of agencies ``codes``, with categories that no row uses dropped."""
     kept = selection[selection["agency_code"].isin(codes)]
     categorical = [c for c in kept.columns if isinstance(kept[c].dtype, pd.CategoricalDtype)]

@@ -23,6 +23,8 @@ import pandas as pd
 from scipy import stats
 
 from analysis import item_statistics, satisfaction_indices
+from analysis.drivers import key_drivers
+from analysis.errors import AnalysisError
 from analysis.intervals import t_sf
 from analysis.ranking import Ranking, rank_change, rank_units
 from analysis.results import IndexResult
@@ -33,7 +35,9 @@ from survey.reports.context import (
     domain_columns,
     report_cache,
     select_domain,
+    selected_responses,
     weighted_design,
+    within_units,
 )
 from survey.reports.params import ReportParams
 
@@ -41,6 +45,7 @@ __all__ = [
     "INDEX_LEVELS",
     "UnitFigures",
     "breakdown",
+    "key_driver_table",
     "item_table",
     "unit_figures",
 ]
@@ -325,3 +330,32 @@ def _item_table(
         confidence=params.level,
     )
     return select_domain(table, params).reset_index(drop=True)
+
+
+# Fewer complete respondents than this give no key drivers (a regression on 4–7 criteria).
+MIN_DRIVER_RESPONDENTS = 30
+
+
+def key_driver_table(context: ReportContext, params: ReportParams, unit: str) -> pd.DataFrame:
+    """Key drivers (:func:`analysis.drivers.key_drivers`: Shapley importance of each criterion,
+    one model per factor) among the responses of ``unit``'s subtree that the filters keep;
+    unweighted. Empty when too few respondents answered every criterion of a factor."""
+    key = cache_key(context, params, "drivers", unit)
+    return report_cache().get(key, lambda: _key_drivers(context, params, unit)).copy()
+
+
+def _key_drivers(context: ReportContext, params: ReportParams, unit: str) -> pd.DataFrame:
+    selection = within_units(selected_responses(context, params), context.subtree(unit))
+    chosen = {"field_code": params.field_code, "channel": params.channel}
+    if params.form_version is not None:
+        chosen["form_version"] = str(params.form_version)
+    for column, value in chosen.items():
+        if value is not None:
+            selection = selection[selection[column].astype(str) == value]
+    if len(selection) < MIN_DRIVER_RESPONDENTS:
+        return pd.DataFrame()
+    try:
+        drivers = key_drivers(selection, context.form)
+    except AnalysisError:
+        return pd.DataFrame()
+    return drivers[drivers["n"] >= MIN_DRIVER_RESPONDENTS].reset_index(drop=True)

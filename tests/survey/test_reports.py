@@ -299,3 +299,21 @@ def test_counters_of_units_below_name_their_unit(analyst) -> None:
     assert own and below
     assert len(names) == len(set(names))
     assert all(n.split(" · ")[1].startswith("UBND") for n in below), below
+
+
+def test_the_unit_page_shows_key_drivers_and_the_importance_performance_grid(analyst) -> None:
+    page = analyst.get(f"/reports/units/{OWN}?lang=en").get_data(as_text=True)
+    assert "Importance and performance of the criteria" in page
+    assert "Concentrate here" in page
+    book = load_workbook(io.BytesIO(analyst.get(f"/reports/units/{OWN}?format=xlsx").data))
+    sheet = next(book[n] for n in book.sheetnames if "driver" in n.lower())
+    header = [c.value for c in sheet[1]]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert {"criterion", "importance", "performance", "quadrant", "r2", "n"} <= set(header)
+    importance = [r[header.index("importance")] for r in rows]
+    assert len(rows) >= 2 and all(value >= 0 for value in importance)
+    # within each factor's model the importances add up to its R² (Shapley decomposition)
+    frame = pd.DataFrame(rows, columns=header)
+    sums = frame.groupby("model")["importance"].sum()
+    r2 = frame.groupby("model")["r2"].first()
+    pd.testing.assert_series_equal(sums, r2, check_names=False, atol=1e-9)

@@ -142,6 +142,7 @@ def test_submissions_survive_a_closed_redis_port(make_app, units, caplog):
         "status": "degraded",
         "database": {"ok": True},
         "rate_limit_store": {"enabled": True, "ok": False, "fallback": True},
+        "aggregates": [],
     }
     assert len(fallback_records(caplog)) == 1  # the probe does not log again
 
@@ -196,5 +197,6 @@ def test_readyz_with_a_memory_store_and_without_a_database(tmp_path):
         "status": "not_ready",
         "database": {"ok": False},
         "rate_limit_store": {"enabled": True, "ok": True, "fallback": False},
+        "aggregates": [],
     }
     assert "Set-Cookie" not in answer.headers

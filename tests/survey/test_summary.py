@@ -291,3 +291,19 @@ def test_aggregates_cli(runner, seeded, tmp_path) -> None:
 )
 def test_reads_take_the_smallest_level_that_provides_the_columns(columns, level) -> None:
     assert level_for(columns) == level
+
+
+def test_readyz_says_how_far_each_summary_is_behind(app, seeded) -> None:
+    client = app.test_client()
+    assert client.get("/readyz").json["aggregates"] == []  # no summary yet
+    build(app)
+    ready = client.get("/readyz").json
+    assert ready["status"] == "ready"
+    (summary,) = ready["aggregates"]
+    assert summary["form"] == "sipas-counter" and summary["behind"] == 0
+    assert summary["refreshed_at"]
+    with app.app_context():
+        added = seed_responses(5, random_seed=9, now=NOW + timedelta(days=3))
+    assert client.get("/readyz").json["aggregates"][0]["behind"] == added
+    refreshed(app)
+    assert client.get("/readyz").json["aggregates"][0]["behind"] == 0

@@ -31,7 +31,13 @@ from .conftest import app_config, dispose_engines
 
 # 48+ characters, as production requires of a key of one's own.
 SERVER_SECRET = "live-server-test-secret-" + "k" * 40
-SIPAS = Path(sys.executable).with_name("sipas")
+# ``sipas serve``: the installed command, else the same entry point through this interpreter.
+_SIPAS = Path(sys.executable).with_name("sipas")
+SIPAS = (
+    [str(_SIPAS)]
+    if _SIPAS.is_file()
+    else [sys.executable, "-c", "import sys; from survey.cli import main; sys.exit(main())"]
+)
 
 
 def free_port() -> int:
@@ -94,7 +100,8 @@ class SipasServer:
         the leader of a new process group) and wait until it answers /healthz."""
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [str(SIPAS), "serve", "--bind", f"127.0.0.1:{self.port}"],
+                [*SIPAS, "serve", "--bind", f"127.0.0.1:{self.port}"],
+                cwd=self.log.parent,
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

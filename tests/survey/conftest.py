@@ -288,3 +288,17 @@ def make_procedure(app: Flask) -> Callable[..., Procedure]:
         return _detached(app, Procedure(**values))
 
     return factory
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A new, migrated database of its own (a SQLite file in ``tmp_path``, or a PostgreSQL
+    schema dropped at the end), for a server process started by the test (both kinds)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+        upgrade(url)
+        yield url
+        return
+    with postgres_schema("sipas_fresh") as url:
+        upgrade(url)
+        yield url

@@ -123,6 +123,9 @@ def gunicorn_argv(
     # An access log, when one is turned on (--access-logfile in GUNICORN_CMD_ARGS), holds no
     # dossier token (survey.access_log).
     argv += ["--logger-class", LOGGER_CLASS]
+    # No gunicornc control socket: its default path (~/.gunicorn/gunicorn.ctl) is one per user,
+    # so a second server on the host (a second province, a test) would take it over.
+    argv += ["--no-control-socket"]
     if pin_workers:
         argv += ["--config", str(Path(__file__).with_name("gunicorn_config.py"))]
     if reuse_port:

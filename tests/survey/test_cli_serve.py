@@ -54,6 +54,7 @@ def test_serve_defaults_are_pinned_gthread_workers_one_per_cpu(monkeypatch, url)
     assert _option(argv, "--threads") == "8"
     assert _option(argv, "--keep-alive") == str(serving.SERVE_KEEP_ALIVE)
     assert "--config" in argv and "--reuse-port" in argv
+    assert "--no-control-socket" in argv  # one per user by default: servers would share it
 
 
 def test_serve_with_threads_and_keep_alive(monkeypatch):

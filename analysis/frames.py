@@ -49,6 +49,7 @@ PERIOD_FORMATS: dict[str, re.Pattern[str]] = {
 """Accepted period spellings, by granularity."""
 
 _MAX_LISTED = 50
+_MAX_WHOLE_VOLUME = 2.0**63  # the first whole volume a signed 64-bit integer cannot hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +292,10 @@ def _parse_volumes(
             msg = f"volume {raw} is negative"
         problems.append(FrameProblem(int(rows[i]), name, msg))
     if integer:
+        # Whole counts are stored as 64-bit integers (dossier_volumes.dossiers is a BIGINT).
+        huge = np.isfinite(values) & (values >= _MAX_WHOLE_VOLUME)
+        for i in np.flatnonzero(huge):
+            problems.append(FrameProblem(int(rows[i]), name, f"volume {text.iloc[i]} is too large"))
         frac = np.isfinite(values) & (values >= 0) & (values != np.floor(values))
         for i in np.flatnonzero(frac):
             problems.append(

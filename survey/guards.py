@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_FIELD_SHOWN = 100
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
@@ -43,7 +44,9 @@ class UnstorableText(BadRequest):
 
     def __init__(self, field: str) -> None:
         super().__init__()
-        self.field = field
+        # The field is named back to the client: a name that is itself unstorable (a query
+        # parameter called "\x00") is shown with U+FFFD in place, cut to a readable length.
+        self.field = _UNSTORABLE.sub("\ufffd", field)[:_FIELD_SHOWN]
 
 
 def has_unstorable(text: str) -> bool:

@@ -69,6 +69,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(citizen.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(reports.bp, url_prefix="/reports")
+    if app.config["SIPAS_REPORTS_WARMUP"] and not app.testing:
+        from survey.reports import warmup
+
+        warmup.install(app)
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     csrf.exempt(api.bp)

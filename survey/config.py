@@ -114,6 +114,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Compress the citizen pages and static files (zstd, br or gzip, as the browser accepts;
         # survey.compression). false: leave it to the reverse proxy.
         "SIPAS_COMPRESS": True,
+        # Build the reports' default overview in the background when a worker serves its first
+        # request (survey.reports.warmup), so the first official does not wait for it.
+        "SIPAS_REPORTS_WARMUP": True,
         # The reports' survey design, a mapping with strata, psu, ... (survey.reports.context);
         # None: strata = agency, each response its own PSU.
         "SIPAS_REPORT_DESIGN": None,

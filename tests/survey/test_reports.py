@@ -317,3 +317,23 @@ def test_the_unit_page_shows_key_drivers_and_the_importance_performance_grid(ana
     sums = frame.groupby("model")["importance"].sum()
     r2 = frame.groupby("model")["r2"].first()
     pd.testing.assert_series_equal(sums, r2, check_names=False, atol=1e-9)
+
+
+def test_the_default_overview_is_warmed_before_anyone_asks(province, make_app) -> None:
+    """A worker's first request starts a background build of the default overview; the first
+    official's overview then comes from the cache (nothing new is built for it)."""
+    from survey.reports import warmup
+    from survey.reports.context import report_cache
+
+    worker = make_app()  # a new process on the seeded database
+    warmup.install(worker)  # testing apps do not install it themselves
+    client = worker.test_client()
+    assert client.get("/healthz").status_code == 200
+    worker.extensions["sipas_report_warmup"].join(timeout=60)
+    with worker.app_context():
+        cache = report_cache()
+    built = cache.misses
+    assert built >= 3  # the selections, count tables and figures
+    _login(client, ANALYST)
+    assert client.get("/reports/").status_code == 200
+    assert cache.misses == built

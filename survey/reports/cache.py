@@ -40,6 +40,7 @@ __all__ = ["FRESH_SECONDS", "MAX_AGE_SECONDS", "ReportCache", "data_stamp"]
 
 FRESH_SECONDS = 30.0
 MAX_AGE_SECONDS = 600.0
+STAMP_SECONDS = 1.0
 _MAX_ROWS = 5_000_000  # table rows held per worker: about 0.5 GB at most
 _OTHER_ROWS = 1_000  # what a cached value that is not a table counts as
 
@@ -99,6 +100,7 @@ class ReportCache:
         self._stamp = stamp
         self._background = background
         self._rebuilding: set[Hashable] = set()
+        self._last_stamp: tuple[float, tuple[int, ...]] | None = None
         self.hits = 0
         self.misses = 0
 
@@ -118,7 +120,7 @@ class ReportCache:
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return entry.value
-        stamp = self._stamp()
+        stamp = self._current_stamp(now)
         if entry is not None:
             current = entry.stamp == stamp and now - entry.built <= MAX_AGE_SECONDS
             if current or (self._background is not None and not _refreshing()):
@@ -132,6 +134,17 @@ class ReportCache:
         value = build()
         self._store(key, stamp, now, value)
         return value
+
+    def _current_stamp(self, now: float) -> tuple[int, ...]:
+        """The data stamp, read at most once per :data:`STAMP_SECONDS` (a page checks several
+        entries at once)."""
+        with self._lock:
+            if self._last_stamp is not None and now - self._last_stamp[0] < STAMP_SECONDS:
+                return self._last_stamp[1]
+        stamp = self._stamp()
+        with self._lock:
+            self._last_stamp = (now, stamp)
+        return stamp
 
     def _store(self, key: Hashable, stamp: tuple[int, ...], now: float, value: Any) -> None:
         with self._lock:

@@ -134,3 +134,15 @@ def test_a_failed_rebuild_behind_drops_the_entry() -> None:
     calls: list[int] = []
     cache.get("k", lambda: calls.append(1) or pd.DataFrame({"n": [2]}))  # built while waiting
     assert calls == [1]
+
+
+def test_one_stamp_read_serves_every_entry_a_page_checks() -> None:
+    cache, clock, checks = make([1])
+    build, _ = counter()
+    for key in "abc":
+        cache.get(key, build)
+    assert len(checks) == 1  # built together: one read
+    clock.now += FRESH_SECONDS + 1
+    for key in "abc":
+        cache.get(key, build)
+    assert len(checks) == 2

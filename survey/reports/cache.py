@@ -100,6 +100,7 @@ class ReportCache:
         self._stamp = stamp
         self._background = background
         self._rebuilding: set[Hashable] = set()
+        self._building: dict[Hashable, threading.Event] = {}
         self._last_stamp: tuple[float, tuple[int, ...]] | None = None
         self.hits = 0
         self.misses = 0
@@ -131,9 +132,32 @@ class ReportCache:
                 if not current:
                     self._rebuild_behind(key, build, stamp)
                 return entry.value
-        value = build()
-        self._store(key, stamp, now, value)
-        return value
+        return self._build_once(key, build, stamp, now)
+
+    def _build_once(
+        self, key: Hashable, build: Callable[[], Any], stamp: tuple[int, ...], now: float
+    ) -> Any:
+        """``build()`` and store it; a request for a key that another thread is building (the
+        warm-up, another request) waits for that build instead of repeating it."""
+        with self._lock:
+            running = self._building.get(key)
+            if running is None:
+                done = self._building[key] = threading.Event()
+        if running is not None:
+            running.wait()
+            with self._lock:
+                entry = self._entries.get(key)
+            if entry is not None:
+                return entry.value
+            return self._build_once(key, build, stamp, now)  # that build failed: try it here
+        try:
+            value = build()
+            self._store(key, stamp, now, value)
+            return value
+        finally:
+            with self._lock:
+                del self._building[key]
+            done.set()
 
     def _current_stamp(self, now: float) -> tuple[int, ...]:
         """The data stamp, read at most once per :data:`STAMP_SECONDS` (a page checks several

@@ -146,3 +146,31 @@ def test_one_stamp_read_serves_every_entry_a_page_checks() -> None:
     for key in "abc":
         cache.get(key, build)
     assert len(checks) == 2
+
+
+def test_a_key_being_built_is_waited_for_not_built_twice() -> None:
+    import threading
+
+    cache, _, _ = make([1])
+    started, release = threading.Event(), threading.Event()
+    builds: list[str] = []
+
+    def slow() -> pd.DataFrame:
+        builds.append("slow")
+        started.set()
+        release.wait(10)
+        return pd.DataFrame({"n": [1]})
+
+    first = threading.Thread(target=lambda: cache.get("k", slow))
+    first.start()
+    started.wait(10)
+    got: list = []
+    second = threading.Thread(
+        target=lambda: got.append(cache.get("k", lambda: builds.append("again")))
+    )
+    second.start()
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert builds == ["slow"]
+    assert len(got) == 1 and len(got[0]) == 1

@@ -36,7 +36,7 @@ from analysis.design import Design
 from analysis.errors import AnalysisError
 from survey.models import Agency, Counter, Field, Procedure, Response
 from survey.statistics.answer_codes import AnswerCodes
-from survey.statistics.columns import Period, check_columns, period_expression
+from survey.statistics.columns import COLUMNS, Period, check_columns, period_expression
 from survey.statistics.errors import (
     NoResponsesError,
     StatisticsQueryError,
@@ -51,15 +51,7 @@ __all__ = [
 ]
 
 _RESPONSES = Response.__table__
-SELECTION_COLUMNS: tuple[str, ...] = (
-    "agency_code",
-    "counter_code",
-    "field_code",
-    "procedure_code",
-    "channel",
-    "form_version",
-    "month",
-)
+SELECTION_COLUMNS: tuple[str, ...] = (*(c for c in COLUMNS if c != "period"), "month")
 """The key columns of a fetched selection (``period`` is derived from ``month``)."""
 _WEIGHT = "_w"
 _BASE_WEIGHT = "_w0"

@@ -346,12 +346,7 @@ def key_driver_table(context: ReportContext, params: ReportParams, unit: str) ->
 
 def _key_drivers(context: ReportContext, params: ReportParams, unit: str) -> pd.DataFrame:
     selection = within_units(selected_responses(context, params), context.subtree(unit))
-    chosen = {"field_code": params.field_code, "channel": params.channel}
-    if params.form_version is not None:
-        chosen["form_version"] = str(params.form_version)
-    for column, value in chosen.items():
-        if value is not None:
-            selection = selection[selection[column].astype(str) == value]
+    selection = select_domain(selection, params)  # the field, channel and version filters
     if len(selection) < MIN_DRIVER_RESPONDENTS:
         return pd.DataFrame()
     try:

@@ -160,6 +160,22 @@ def _subtree_ids(connection: Connection, agency_subtree: str | None) -> Select |
     return select(tree.c.id)
 
 
+def _kept(
+    connection: Connection,
+    form_id: str,
+    since: datetime | None,
+    until: datetime | None,
+    agency_subtree: str | None,
+    flags: tuple[str, ...],
+) -> tuple[Select | None, list[ColumnElement[bool]]]:
+    """The subtree's ids and the filters of the selection, flagged responses left out."""
+    subtree = _subtree_ids(connection, agency_subtree)
+    filters = _selection_filters(form_id, since, until, subtree)
+    if flags:
+        filters.append(not_(or_(*[_flag_present(f) for f in flags])))
+    return subtree, filters
+
+
 def summarize_selection(
     source: Any,
     form: Any,
@@ -205,10 +221,7 @@ def select_responses(
     """
     flags = _check_flags(exclude_flags)
     with _connection(source) as connection:
-        subtree = _subtree_ids(connection, agency_subtree)
-        filters = _selection_filters(form.id, since, until, subtree)
-        if flags:
-            filters.append(not_(or_(*[_flag_present(f) for f in flags])))
+        _subtree, filters = _kept(connection, form.id, since, until, agency_subtree, flags)
         return fetch_selection(connection, form, filters)
 
 
@@ -314,20 +327,17 @@ def build_counts(
     query = _Query(form, design, key_names, needed, period, weights, table, flags, index_versions)
 
     with _connection(source) as connection:
-        subtree = _subtree_ids(connection, agency_subtree)
-        filters = _selection_filters(form.id, since, until, subtree)
-        if flags:
-            filters.append(not_(or_(*[_flag_present(f) for f in flags])))
+        subtree, filters = _kept(connection, form.id, since, until, agency_subtree, flags)
         if use_summary:
             plan = plan_summary(connection, form, since, until)
         else:
             plan = SummaryPlan("raw", "the summary was not asked for (use_summary=False)")
-        codes = AnswerCodes.of_form(connection, form.id)
         if plan.source == "raw" and engine == "fetch":
             out = _fetched(connection, query, filters, by)
             out.attrs["source"] = plan.source
             out.attrs["source_reason"] = plan.reason
             return out
+        codes = AnswerCodes.of_form(connection, form.id)
         raw_filters = filters
         parts: list[Select] = []
         if plan.source == "summary":

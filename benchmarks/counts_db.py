@@ -2,10 +2,12 @@
 
 Creates a scratch PostgreSQL database (dropped afterwards) or a SQLite file, seeds the demo
 province and N synthetic ``sipas-counter`` responses over the 12 months before a fixed date
-(``survey.demo.seed_responses``, in batches), then measures:
+(``survey.demo.seed_responses``, in batches), or, with ``--db-url``, uses a database that ``sipas
+demo --db-url URL --responses N --no-serve`` seeded (the benchmark adds ``--tail`` responses to
+it), then measures:
 
 * ``rebuild``: the full build of the summary (``survey.statistics.summary.rebuild``), and the
-  summary's size (rows, and bytes on PostgreSQL);
+  summary's size (cells, and bytes on PostgreSQL);
 * the count tables of the reports, read from the summary (``build_counts``, best of
   ``--repeat``; wall time including the DataFrame the caller receives):
   ``overview`` (strata = agency, each response its own PSU, by agency, one year of whole
@@ -13,11 +15,17 @@ province and N synthetic ``sipas-counter`` responses over the 12 months before a
   department's subtree, by agency and month, field or counter), ``clustered`` (strata =
   agency, PSU = counter, by agency, one year);
 * ``overview+tail``: the overview with ``--tail`` new responses not yet summarised (merged on
-  read), then ``refresh`` (adding them) and the refresh cost per 1,000 responses.
+  read), then ``refresh`` (adding them) and the refresh cost per 1,000 responses;
+* with ``--raw``: each table once from the responses alone (``use_summary=False``), for
+  comparison.
 
 Usage::
 
     .venv/bin/python benchmarks/counts_db.py --db postgres --n 1000000
+    .venv/bin/sipas demo --db-url postgresql+psycopg://postgres@127.0.0.1:5432/bench10m \
+        --responses 10000000 --no-serve
+    .venv/bin/python benchmarks/counts_db.py --db postgres \
+        --db-url postgresql+psycopg://postgres@127.0.0.1:5432/bench10m --raw
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,18 +59,42 @@ def _best(work, repeat: int) -> tuple[float, int, str]:
 def _size(db, kind: str) -> str:
     from sqlalchemy import text
 
-    counts = db.session.execute(text("SELECT count(*) FROM summary_counts")).scalar_one()
-    pairs = db.session.execute(text("SELECT count(*) FROM summary_pairs")).scalar_one()
-    out = f"{counts:,} count rows + {pairs:,} pair rows"
+    cells = db.session.execute(text("SELECT count(*) FROM summary_cells")).scalar_one()
+    out = f"{cells:,} cells"
     if kind == "postgres":
         size = db.session.execute(
             text(
-                "SELECT pg_total_relation_size('summary_counts') + "
-                "pg_total_relation_size('summary_pairs'), pg_total_relation_size('responses')"
+                "SELECT pg_total_relation_size('summary_cells'), "
+                "pg_total_relation_size('responses')"
             )
         ).one()
         out += f"; {size[0] / 2**20:,.0f} MiB with indexes (responses: {size[1] / 2**20:,.0f} MiB)"
     return out
+
+
+def _raw(work):
+    """``work`` (a ``build_counts`` call) on the responses alone."""
+    from survey.statistics import counts as counts_module
+
+    original = counts_module.plan_summary
+
+    def raw_plan(*args, **kwargs):
+        return counts_module.SummaryPlan("raw", "timed without the summary")
+
+    counts_module.plan_summary = raw_plan
+    try:
+        return work()
+    finally:
+        counts_module.plan_summary = original
+
+
+@contextmanager
+def _database(args):
+    if args.db_url:
+        yield args.db_url
+    else:
+        with scratch_database(args.db, "countsdb") as url:
+            yield url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=100_000, help="responses")
     parser.add_argument("--tail", type=int, default=1000, help="responses added after")
     parser.add_argument("--repeat", type=int, default=5, help="best of this many runs")
+    parser.add_argument("--db-url", help="a database seeded by sipas demo (not dropped)")
+    parser.add_argument("--raw", action="store_true", help="also time the raw path once")
     args = parser.parse_args(argv)
 
     from sqlalchemy import text
@@ -85,14 +120,17 @@ def main(argv: list[str] | None = None) -> int:
 
     facts = machine()
     print(f"# {facts['date']}, git {facts['git']}, {facts['nproc']} CPUs, {facts['cpu']}")
-    with scratch_database(args.db, "countsdb") as url:
+    with _database(args) as url:
         app = create_app({"SECRET_KEY": "x" * 32, "SQLALCHEMY_DATABASE_URI": url})
         with app.app_context():
-            seed_units()
-            t0 = time.perf_counter()
-            for start in range(0, args.n, BATCH):
-                seed_responses(min(BATCH, args.n - start), random_seed=start + 1, now=NOW)
-            print(f"seeded {args.n:,} responses in {time.perf_counter() - t0:.0f} s")
+            if args.db_url is None:
+                seed_units()
+                t0 = time.perf_counter()
+                for start in range(0, args.n, BATCH):
+                    seed_responses(min(BATCH, args.n - start), random_seed=start + 1, now=NOW)
+                print(f"seeded {args.n:,} responses in {time.perf_counter() - t0:.0f} s")
+            held = db.session.execute(text("SELECT count(*) FROM responses")).scalar_one()
+            print(f"responses: {held:,}")
             if args.db == "postgres":
                 db.session.execute(text("ANALYZE"))
                 db.session.commit()
@@ -102,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                 rebuild(connection, form)
             print(f"rebuild: {time.perf_counter() - t0:.1f} s; summary: {_size(db, args.db)}")
             if args.db == "postgres":
-                db.session.execute(text("ANALYZE summary_counts, summary_pairs"))
+                db.session.execute(text("ANALYZE summary_cells"))
                 db.session.commit()
 
             default = Design(strata="agency_code")
@@ -128,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
             for label, work in cases.items():
                 wall, rows, source = _best(work, args.repeat)
                 print(f"{label:14s} {rows:8,d} rows  {1000 * wall:8.1f} ms  ({source})")
+            if args.raw:
+                for label, work in cases.items():
+                    wall, rows, source = _best(lambda w=work: _raw(w), 1)
+                    print(f"{label:14s} {rows:8,d} rows  {1000 * wall:8.1f} ms  ({source})")
             seed_responses(args.tail, random_seed=999_999, now=NOW)
             wall, rows, source = _best(cases["overview"], args.repeat)
             print(

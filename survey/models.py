@@ -6,8 +6,8 @@ Units: :class:`Agency` (a hierarchy: province → department / district → comm
 with the order of its answer columns) and :class:`Response`, whose closed answers are one array
 of codes in that order (``answer_codes``). Accounts: :class:`User` (officials)
 and :class:`ApiKey` (machine clients; only a hash of the key is stored). Statistics: the summary of
-sufficient statistics (:class:`SummaryCount`, :class:`SummaryPair`, :class:`SummaryMonth`,
-:class:`SummaryState`), maintained by :mod:`survey.statistics.summary`.
+sufficient statistics (:class:`SummaryCell`, :class:`SummaryMonth`, :class:`SummaryState`),
+maintained by :mod:`survey.statistics.summary`.
 
 The schema is created by the Alembic migrations in ``survey/migrations`` (``sipas db upgrade``);
 a test checks that the migrations and these models agree.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, date, datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -27,10 +27,10 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
-    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -56,9 +56,8 @@ __all__ = [
     "FormVersion",
     "Procedure",
     "Response",
-    "SummaryCount",
+    "SummaryCell",
     "SummaryMonth",
-    "SummaryPair",
     "SummaryState",
     "User",
 ]
@@ -305,12 +304,12 @@ class ApiKey(Base):
     agency: Mapped[Agency | None] = relationship()
 
 
-# The summary of sufficient statistics (survey.statistics.summary). One row per
-# (form, month, agency, counter, field, procedure, channel, form version, flags, item, answer)
-# with the number of responses; 0 stands for "no counter / field / procedure" so that the
-# grain is a plain UNIQUE key (refreshes add to it with INSERT … ON CONFLICT DO UPDATE). Its
-# index leads with the columns that tell the roll-up levels apart (form_version = -1 and the
-# dropped unit ids -1), so that a read of one level scans that level's rows only.
+# The summary of sufficient statistics (survey.statistics.summary). One row per grain cell
+# (form, month, agency, counter, field, procedure, channel, form version, flags) and per
+# roll-up cell, holding the cell's whole pooled count table as one vector of counts; 0 stands
+# for "no counter / field / procedure" so that the grain is a plain UNIQUE key. The index leads
+# with the columns that tell the roll-up levels apart (form_version = -1 and the dropped unit
+# ids -1), so that a read of one level scans that level's rows only.
 _SUMMARY_GRAIN = (
     "form_id",
     "form_version",
@@ -321,13 +320,19 @@ _SUMMARY_GRAIN = (
     "procedure_id",
     "channel",
     "flags",
-    "item",
-    "answer",
 )
 
 
-class _SummaryRow:
-    """The columns shared by :class:`SummaryCount` and :class:`SummaryPair`."""
+class SummaryCell(Base):
+    """One cell of the summary: its responses' pooled count table (:mod:`analysis.counts`,
+    unweighted) as a vector of counts, one per (item, answer) of ``summary_state.layout``.
+
+    ``counts`` holds little-endian 32-bit integers; a vector shorter than the layout (written
+    before the layout grew) is zero beyond its end.
+    """
+
+    __tablename__ = "summary_cells"
+    __table_args__ = (UniqueConstraint(*_SUMMARY_GRAIN, name="uq_summary_cells_grain"),)
 
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True)
     form_id: Mapped[str] = mapped_column(String(64))
@@ -340,24 +345,8 @@ class _SummaryRow:
     channel: Mapped[str] = mapped_column(String(16))
     form_version: Mapped[int] = mapped_column(Integer)
     flags: Mapped[str] = mapped_column(String(100))
-    item: Mapped[str] = mapped_column(String(160))
-    answer: Mapped[float] = mapped_column(Float)
-    n: Mapped[int] = mapped_column(BigInteger)
-
-
-class SummaryCount(_SummaryRow, Base):
-    """Responses per grain cell and (item, answer): ``_response``, answers, ``_answered:``,
-    ``_score:`` rows of the pooled count table (:mod:`analysis.counts`)."""
-
-    __tablename__ = "summary_counts"
-    __table_args__ = (UniqueConstraint(*_SUMMARY_GRAIN, name="uq_summary_counts_grain"),)
-
-
-class SummaryPair(_SummaryRow, Base):
-    """The ``_pair:<j>:<l>`` rows of the pooled count table per grain cell."""
-
-    __tablename__ = "summary_pairs"
-    __table_args__ = (UniqueConstraint(*_SUMMARY_GRAIN, name="uq_summary_pairs_grain"),)
+    responses: Mapped[int] = mapped_column(BigInteger)
+    counts: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class SummaryMonth(Base):
@@ -381,5 +370,7 @@ class SummaryState(Base):
     # SHA-256 of the form's item keys and aggregation tree (survey.statistics.summary).
     definition: Mapped[str] = mapped_column(String(64))
     watermark: Mapped[int] = mapped_column(BigInteger)
+    # The (item, answer) of each position of summary_cells.counts, as [[item, answer], ...].
+    layout: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
     built_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -113,7 +113,7 @@ def status_command() -> None:
     for row in rows:
         click.echo(
             f"{row['form_id']}: up to response id {row['watermark']}, "
-            f"{row['count_rows']} count rows, {row['pair_rows']} pair rows, "
+            f"{row['cells']} cells of {row['layout_size']} counts each, "
             f"built {row['built_at']:%Y-%m-%d %H:%M}, "
             f"refreshed {row['refreshed_at']:%Y-%m-%d %H:%M}"
         )

@@ -38,13 +38,13 @@ from sqlalchemy.sql.selectable import Select
 from analysis.counts import (
     KEY_COLUMNS,
     POOLED_PSU,
-    SCORE_PREFIX,
+    RESPONSE_ITEM,
     VALUE_COLUMNS,
     validate_counts,
 )
 from analysis.design import Design
 from analysis.hierarchy import hierarchy_from_form
-from survey.models import Agency, Response
+from survey.models import Agency, Counter, Field, Procedure, Response
 from survey.quality import FLAGS
 from survey.statistics.answer_codes import AnswerCodes
 from survey.statistics.columns import Period, column_expressions
@@ -56,16 +56,22 @@ from survey.statistics.errors import (
     UnmatchedCellsError,
     UnsupportedDesignError,
 )
-from survey.statistics.fetched import counts_from_selection, fetch_selection
+from survey.statistics.fetched import (
+    cell_weights,
+    counts_from_selection,
+    fetch_selection,
+    period_of_month,
+    unit_codes,
+)
 from survey.statistics.scores import index_rows
-from survey.statistics.statements import answer_rows, pair_rows, response_rows, value_columns
+from survey.statistics.statements import answer_rows, pair_rows, response_rows
 from survey.statistics.summary import (
-    COUNTS,
-    PAIRS,
+    CELLS,
     SummaryPlan,
+    cell_counts,
     level_for,
-    level_rows,
     plan_summary,
+    read_cells,
 )
 from survey.statistics.weights import CellWeights
 
@@ -76,6 +82,18 @@ Engine_ = Literal["fetch", "sql"]
 _RESPONSES = Response.__table__
 _AGENCIES = Agency.__table__
 _MAX_LISTED = 5
+_UNIT_ID = {
+    "agency_code": "agency_id",
+    "counter_code": "counter_id",
+    "field_code": "field_id",
+    "procedure_code": "procedure_id",
+}
+_UNIT_TABLE = {
+    "agency_code": Agency.__table__,
+    "counter_code": Counter.__table__,
+    "field_code": Field.__table__,
+    "procedure_code": Procedure.__table__,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,39 +350,125 @@ def build_counts(
             plan = plan_summary(connection, form, since, until)
         else:
             plan = SummaryPlan("raw", "the summary was not asked for (use_summary=False)")
-        if plan.source == "raw" and engine == "fetch":
-            out = _fetched(connection, query, filters, by)
-            out.attrs["source"] = plan.source
-            out.attrs["source_reason"] = plan.reason
-            return out
-        codes = AnswerCodes.of_form(connection, form.id)
+        parts: list[pd.DataFrame] = []
         raw_filters = filters
-        parts: list[Select] = []
         if plan.source == "summary":
             raw_filters = [*filters, plan.raw_filter(form.id)]
-            parts += _summary_parts(connection, query, plan, subtree)
-        parts += _raw_parts(connection, query, codes, raw_filters)
-        merge = plan.source == "summary"
-        frame = _fetch(connection, _combined(parts, key_names, weights is not None, merge))
-        if frame.empty:
-            raise NoResponsesError(f"no stored response of form {form.id!r} matches")
-        if weights is not None and frame["missing"].sum() > 0:
-            dialect = connection.dialect.name
-            src, exprs = column_expressions(needed, period=period, dialect=dialect)
-            src, table = query.weight_join(src, exprs)
-            raise UnmatchedCellsError(_unmatched(connection, src, filters, exprs, weights, table))
-    out = _assemble(
-        [frame.drop(columns="missing", errors="ignore")],
-        design,
-        extra,
-        cell_cols,
-        weights is not None,
-    )
+            parts.append(_summary_table(connection, query, plan, subtree, extra, cell_cols))
+        try:
+            if engine == "fetch":
+                parts.append(_fetched(connection, query, raw_filters, by))
+            else:
+                parts.append(_sql_table(connection, query, raw_filters, extra, cell_cols))
+        except NoResponsesError:
+            if plan.source != "summary" or parts[0].empty:
+                raise
+    out = parts[0] if len(parts) == 1 else _added(parts, design, extra, cell_cols)
     out.attrs["source"] = plan.source
     out.attrs["source_reason"] = plan.reason
     if plan.source == "summary":
         out.attrs["source_reason"] += f" (level {level_for(needed)!r})"
     return out
+
+
+def _sql_table(
+    connection: Connection,
+    query: _Query,
+    filters: list[ColumnElement[bool]],
+    extra: list[str],
+    cell_cols: list[str],
+) -> pd.DataFrame:
+    """The count table of the selected responses summed by SQL statements."""
+    codes = AnswerCodes.of_form(connection, query.form.id)
+    parts = _raw_parts(connection, query, codes, filters)
+    frame = _fetch(connection, union_all(*parts))
+    if frame.empty:
+        raise NoResponsesError(f"no stored response of form {query.form.id!r} matches")
+    weighted = query.weights is not None
+    if weighted and frame["missing"].sum() > 0:
+        dialect = connection.dialect.name
+        src, exprs = column_expressions(query.needed, period=query.period, dialect=dialect)
+        src, table = query.weight_join(src, exprs)
+        raise UnmatchedCellsError(_unmatched(connection, src, filters, exprs, query.weights, table))
+    frame = frame.drop(columns="missing", errors="ignore")
+    return _assemble([frame], query.design, extra, cell_cols, weighted)
+
+
+def _summary_table(
+    connection: Connection,
+    query: _Query,
+    plan: SummaryPlan,
+    subtree: Select | None,
+    extra: list[str],
+    cell_cols: list[str],
+) -> pd.DataFrame:
+    """The count table of the summary cells the plan serves (empty: no cell selected)."""
+    level = level_for(query.needed)
+    excluded = [_flag_present(f, CELLS.c.flags) for f in query.flags]
+    cells, layout = read_cells(
+        connection, query.form, plan, level, agency_ids=subtree, exclude=excluded
+    )
+    if cells.empty:
+        return pd.DataFrame()
+    frame = _cell_columns(connection, cells.keys, query.needed, query.period)
+    weights = None
+    if query.weights is not None:
+        responses = cells.counts[:, layout.positions(np.array([RESPONSE_ITEM]), np.array([0]))[0]]
+        weights = cell_weights(frame, query.weights, responses)
+    names = [
+        {"stratum": query.design.strata, "psu": query.design.psu}.get(n, n) for n in query.key_names
+    ]
+    if names:
+        group, groups = pd.MultiIndex.from_frame(frame[names]).factorize()
+        keys = groups.to_frame(index=False, name=query.key_names)
+    else:  # one group: the whole selection
+        group, keys = np.zeros(len(cells.keys), dtype=np.int64), pd.DataFrame(index=[0])
+    rows = cell_counts(
+        cells.keys,
+        cells.counts,
+        layout,
+        group.astype(np.int64),
+        weights,
+        pooled=query.design.psu is None,
+        scores="B" in query.index_versions,
+    )
+    table = keys.iloc[rows.pop("group").to_numpy()].reset_index(drop=True)
+    table = pd.concat([table, rows], axis=1)
+    return _assemble([table], query.design, extra, cell_cols, query.weights is not None)
+
+
+def _cell_columns(
+    connection: Connection, keys: pd.DataFrame, needed: Sequence[str], period: Period | None
+) -> pd.DataFrame:
+    """The :data:`~survey.statistics.COLUMNS` that ``needed`` names, for each summary cell."""
+    out: dict[str, Any] = {}
+    for name in dict.fromkeys(needed):
+        if name == "period":
+            months = pd.Categorical([f"{m:%Y-%m}" for m in keys["month"]])
+            out[name] = period_of_month(pd.Series(months), period or "month")
+        elif name in ("channel", "form_version"):
+            out[name] = keys[name].astype(str).to_numpy()
+        else:
+            ids = keys[_UNIT_ID[name]].to_numpy(dtype=np.int64)
+            out[name] = unit_codes(connection, _UNIT_TABLE[name], np.where(ids > 0, ids, -1))
+    return pd.DataFrame(out)
+
+
+def _added(
+    parts: list[pd.DataFrame], design: Design, extra: list[str], cell_cols: list[str]
+) -> pd.DataFrame:
+    """Count tables of disjoint responses added up per (keys, item, answer)."""
+    tables = [p for p in parts if not p.empty]
+    if len(tables) == 1:
+        return tables[0]
+    keys = [*KEY_COLUMNS, *extra, "item"]
+    stacked = pd.concat([t.astype({k: str for k in keys}) for t in tables], ignore_index=True)
+    if "w0" not in stacked.columns:  # no calibration: w0 is not part of the table
+        stacked["w0"] = stacked["w"]
+    summed = stacked.groupby([*keys, "answer"], sort=False, observed=True)[
+        ["n", "w", "w2", "w0"]
+    ].sum()
+    return _assemble([summed.reset_index()], design, extra, cell_cols, weighted=True)
 
 
 def _fetched(
@@ -454,57 +558,6 @@ def _raw_parts(
     if query.design.psu is None and len(hierarchy.criteria) > 1:
         parts.append(pair_rows(selection, keys, codes, hierarchy))
     return parts
-
-
-def _summary_parts(
-    connection: Connection,
-    query: _Query,
-    plan: SummaryPlan,
-    subtree: Select | None,
-) -> list[Select]:
-    """The summary rows of the served months, grouped by the keys (weights per cell)."""
-    tables = [COUNTS] + ([PAIRS] if query.design.psu is None else [])
-    parts = []
-    for table in tables:
-        dialect = connection.dialect.name
-        src, exprs = column_expressions(
-            query.needed, period=query.period, dialect=dialect, table=table
-        )
-        src, weights = query.weight_join(src, exprs)
-        keys = query.key_columns(exprs)
-        where = [table.c.form_id == query.form.id, *plan.summary_filters(table)]
-        where += level_rows(table, level_for(query.needed))
-        if subtree is not None:  # the same agency ids as the responses' filter
-            where.append(table.c.agency_id.in_(subtree))
-        where += [not_(_flag_present(f, table.c.flags)) for f in query.flags]
-        if table is COUNTS and "B" not in query.index_versions:
-            where.append(not_(table.c.item.startswith(SCORE_PREFIX, autoescape=True)))
-        n = table.c.n
-        sums = [func.sum(n).label("n")]
-        if weights is not None:
-            w, w0 = weights.c.w, weights.c.w0
-            missing = func.sum(case((w.is_(None), n), else_=0))
-            sums += [
-                func.sum(n * w).label("w"),
-                func.sum(n * w * w).label("w2"),
-                func.sum(n * w0).label("w0"),
-                missing.label("missing"),
-            ]
-        group = [*keys, table.c.item, table.c.answer]
-        parts.append(select(*group, *sums).select_from(src).where(*where).group_by(*group))
-    return parts
-
-
-def _combined(parts: list[Select], key_names: list[str], weighted: bool, merge: bool) -> Select:
-    """One statement (one snapshot) of the parts; with ``merge`` (the summary and the
-    responses may both hold rows of one group) they are added up per (keys, item, answer)."""
-    union = union_all(*parts)
-    if not merge:
-        return union
-    rows = union.subquery("parts")
-    group = [rows.c[k] for k in [*key_names, "item", "answer"]]
-    sums = [func.sum(rows.c[c]).label(c) for c in value_columns(weighted)]
-    return select(*group, *sums).group_by(*group)
 
 
 def _check_design(design: Design, weights: CellWeights | None) -> None:

@@ -45,9 +45,14 @@ from survey.statistics.errors import (
 from survey.statistics.weights import CellWeights
 
 __all__ = [
+    "GRAIN_COLUMNS",
     "SELECTION_COLUMNS",
+    "cell_weights",
     "counts_from_selection",
+    "fetch_grain",
     "fetch_selection",
+    "period_of_month",
+    "unit_codes",
 ]
 
 _RESPONSES = Response.__table__
@@ -79,33 +84,91 @@ def fetch_selection(
         ``form`` (blank where skipped or absent from the response's version). No rows when
         nothing is selected.
     """
-    dialect = connection.dialect.name
+    item_keys = list(form.item_keys)
+    keys, size, items = _fetch_columns(connection, form, filters)
+    if not size:
+        empty = {n: pd.Categorical([]) for n in SELECTION_COLUMNS}
+        return pd.DataFrame(empty | items)
+    frame: dict[str, Any] = {}
+    for (name, table), id_column in zip(_UNIT_CODES.items(), _KEYS, strict=False):
+        frame[name] = unit_codes(connection, table, keys[id_column])
+    frame["channel"] = _labels(keys["channel"])
+    frame["form_version"] = _labels([str(v) for v in keys["form_version"]])
+    frame["month"] = _labels(keys["month"])
+    frame |= items
+    return pd.DataFrame(frame)[[*SELECTION_COLUMNS, *item_keys]]
+
+
+GRAIN_COLUMNS: tuple[str, ...] = (
+    "month",
+    "agency_id",
+    "counter_id",
+    "field_id",
+    "procedure_id",
+    "channel",
+    "form_version",
+    "flags",
+)
+"""The key columns of :func:`fetch_grain`: the grain of :mod:`survey.statistics.summary`."""
+
+
+def fetch_grain(
+    connection: Connection,
+    form: Any,
+    filters: Sequence[ColumnElement[bool]],
+) -> pd.DataFrame:
+    """One row per selected response of ``form`` with the summary's grain keys.
+
+    Returns
+    -------
+    DataFrame
+        :data:`GRAIN_COLUMNS` (``month`` as ``YYYY-MM`` text; unit ids as integers, ``0`` for
+        none; ``channel`` and ``flags`` text; ``form_version`` integer) and one ``Int16``
+        column per item key, as :func:`fetch_selection`.
+    """
+    keys, size, items = _fetch_columns(connection, form, filters)
+    frame: dict[str, Any] = {}
+    for name in GRAIN_COLUMNS:
+        values = keys.get(name, ())
+        if name.endswith("_id"):
+            frame[name] = _unit_ids(values)
+        elif name == "form_version":
+            frame[name] = np.asarray(values, dtype=np.int64)
+        else:
+            frame[name] = _labels([str(v) for v in values]) if size else pd.Categorical([])
+    return pd.DataFrame(frame | items)
+
+
+def _unit_ids(values: Any) -> np.ndarray:
+    """Unit ids (-1 or ``None`` for none) as an int64 array with ``0`` for none."""
+    if isinstance(values, np.ndarray):
+        return np.where(values < 0, 0, values).astype(np.int64)
+    return np.fromiter((0 if v is None else v for v in values), np.int64, count=len(values))
+
+
+def _fetch_columns(
+    connection: Connection, form: Any, filters: Sequence[ColumnElement[bool]]
+) -> tuple[dict[str, Any], int, dict[str, Any]]:
+    """The key values, the number of rows and the item columns of the selected responses."""
     codes = AnswerCodes.of_form(connection, form.id)
     item_keys = list(form.item_keys)
-    if dialect == "postgresql":
+    if connection.dialect.name == "postgresql":
         keys, layouts, answers = _text_rows(connection, codes, filters)
     else:
         keys, layouts, answers = _fetch_rows(connection, filters)
     if not layouts.size:
-        empty = {n: pd.Categorical([]) for n in SELECTION_COLUMNS}
-        return pd.DataFrame(empty | {k: pd.array([], dtype=_CODE_DTYPE) for k in item_keys})
-    frame: dict[str, Any] = {}
-    for (name, table), id_column in zip(_UNIT_CODES.items(), _KEYS, strict=False):
-        frame[name] = _unit_codes(connection, table, keys[id_column])
-    frame["channel"] = _labels(keys["channel"])
-    frame["form_version"] = _labels([str(v) for v in keys["form_version"]])
-    frame["month"] = _labels(keys["month"])
-    frame |= _item_columns(layouts, answers, codes, item_keys)
-    return pd.DataFrame(frame)[[*SELECTION_COLUMNS, *item_keys]]
+        return {}, 0, {k: pd.array([], dtype=_CODE_DTYPE) for k in item_keys}
+    return keys, int(layouts.size), _item_columns(layouts, answers, codes, item_keys)
 
 
-_KEYS = ("agency_id", "counter_id", "field_id", "procedure_id", "channel", "form_version")
+_KEYS = ("agency_id", "counter_id", "field_id", "procedure_id", "channel", "form_version", "flags")
 
 
 def _key_columns(dialect: str) -> list[ColumnElement]:
     r = _RESPONSES.c
     month = period_expression(r.submitted_at, "month", dialect).label("month")
-    return [*(r[name] for name in _KEYS), month, r.form_version_id]
+    flags = func.coalesce(r.flags, literal("")).label("flags")
+    return [*(r[name] for name in _KEYS[:-1]), flags, month, r.form_version_id]
 
 
 def _fetch_rows(
@@ -166,10 +229,10 @@ def _text_rows(
     )
     names = [*_KEYS, "month", "layout", *range(width)]
     types: dict[Any, Any] = {n: "Int64" for n in ("agency_id", "counter_id", "field_id")}
-    types |= {"procedure_id": "Int64", "channel": object, "month": object}
+    types |= {"procedure_id": "Int64", "channel": object, "month": object, "flags": object}
     types |= {"form_version": np.int64, "layout": np.int64}
     types |= {i: _CODE_DTYPE for i in range(width)}
-    blanks = {n: [""] for n in names if n not in ("channel", "month")}
+    blanks = {n: [""] for n in names if n not in ("channel", "month", "flags")}
     parts = [
         pd.read_csv(
             io.StringIO(text),
@@ -209,7 +272,7 @@ def _labels(values: Sequence[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(ids, categories=pd.Index(uniques, dtype=object))
 
 
-def _unit_codes(connection: Connection, table: Any, ids: Any) -> pd.Categorical:
+def unit_codes(connection: Connection, table: Any, ids: Any) -> pd.Categorical:
     """Unit ids (an int array with -1 for none, or ints and ``None``) as their codes (``""`` for
     none, as :mod:`.columns` spells a blank unit)."""
     if isinstance(ids, np.ndarray):
@@ -289,7 +352,7 @@ def counts_from_selection(
         raise NoResponsesError(f"no stored response of form {form.id!r} matches")
     frame = selection
     if period is not None:
-        frame = frame.assign(period=_period_of_month(frame["month"], period))
+        frame = frame.assign(period=period_of_month(frame["month"], period))
     if weights is not None:
         frame = _with_weights(frame, weights)
         design = replace(
@@ -312,7 +375,7 @@ def counts_from_selection(
         raise StatisticsQueryError(f"the count table is not valid: {exc}") from None
 
 
-def _period_of_month(month: pd.Series, granularity: Period) -> pd.Categorical:
+def period_of_month(month: pd.Series, granularity: Period) -> pd.Categorical:
     """``YYYY-MM`` labels as labels of ``granularity`` (as :func:`analysis.frames.period_of`)."""
     labels = month.cat.categories
     mapped = []
@@ -331,16 +394,39 @@ def _period_of_month(month: pd.Series, granularity: Period) -> pd.Categorical:
 
 def _with_weights(frame: pd.DataFrame, weights: CellWeights) -> pd.DataFrame:
     """``frame`` with the final and base weight of each response's cell."""
+    final, base = cell_weights(frame, weights, np.ones(len(frame), dtype=np.int64))
+    return frame.assign(**{_WEIGHT: final, _BASE_WEIGHT: base})
+
+
+def cell_weights(
+    frame: pd.DataFrame, weights: CellWeights, responses: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The final and base weight of each row's weighting cell (``responses``: how many
+    responses each row stands for, for the error message).
+
+    Raises
+    ------
+    UnmatchedCellsError
+        Rows in cells that ``weights`` has no weight for.
+    """
     columns = list(weights.columns)
     cells = pd.MultiIndex.from_frame(frame[columns].astype(str))
     known = pd.MultiIndex.from_tuples(list(weights.weights), names=columns)
     position = known.get_indexer(cells)
     unmatched = position < 0
     if unmatched.any():
-        missing = frame.loc[unmatched, columns].astype(str).value_counts()
-        listed = ", ".join(f"{tuple(k)}: {v}" for k, v in missing.head(_MAX_LISTED).items())
+        missing = (
+            pd.Series(responses[unmatched], index=cells[unmatched])
+            .groupby(level=list(range(len(columns))))
+            .sum()
+            .sort_values(ascending=False, kind="stable")
+        )
+        listed = ", ".join(
+            f"{k if isinstance(k, tuple) else (k,)}: {v}"
+            for k, v in missing.head(_MAX_LISTED).items()
+        )
         raise UnmatchedCellsError(
-            f"{int(unmatched.sum())} response(s) in {len(missing)} cell(s) of "
+            f"{int(missing.sum())} response(s) in {len(missing)} cell(s) of "
             f"{weights.columns} without a weight (e.g. {listed}); add the cells to the weight "
             "table or filter the responses"
         )
@@ -351,4 +437,4 @@ def _with_weights(frame: pd.DataFrame, weights: CellWeights) -> pd.DataFrame:
         if base_map is not None
         else np.ones(final.size)
     )
-    return frame.assign(**{_WEIGHT: final[position], _BASE_WEIGHT: base[position]})
+    return final[position], base[position]

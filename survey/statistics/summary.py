@@ -1,41 +1,45 @@
-"""The summary of sufficient statistics: the pooled count table kept in the database.
+"""The summary of sufficient statistics: the pooled count table kept in the database, per cell.
 
 Every estimator of :mod:`analysis` reads additive sums, so the responses can be summed once
-and the sums added up again for any report. The summary holds the rows of the pooled count
-table (:mod:`analysis.counts`, unweighted: ``n`` only) at the grain
+and the sums added up again for any report. The summary keeps, for every cell of the grain
 
     form × month × agency × counter × field × procedure × channel × form version × flags
-    × item × answer
 
 (``month``: first day of the UTC calendar month of ``submitted_at``; ``0`` for a missing
-counter, field or procedure): ``_response``, answer, ``_answered:`` and ``_score:`` rows in
-``summary_counts``, ``_pair:`` rows in ``summary_pairs``. ``summary_months`` keeps the number
-of responses per month and the sum of their ids, ``summary_state`` the definition of the form
-(a hash of its item keys and aggregation tree) and the *watermark*: the highest response id
-summed. Both row tables also hold roll-ups (:data:`LEVELS`: month × agency × flags, and with
-field or counter; ``form_version = -1`` and the dropped unit columns ``-1``, channel ``*``); a
-read takes the smallest level that provides its columns (:func:`level_for`). Every design and
-``by`` column of :data:`survey.statistics.COLUMNS` is a function of the grain, and weights
-are constant per weighting cell, so a count table is
+counter, field or procedure), the cell's whole pooled count table (:mod:`analysis.counts`,
+unweighted: ``n`` only) as **one row**: a vector of counts, one per (item, answer) of the
+form's *layout* (``summary_state.layout``: the ``_response``, answer, ``_answered:``,
+``_score:`` and ``_pair:`` rows). Besides the full grain it holds roll-up cells
+(:data:`LEVELS`: month × agency × flags, and with field or counter; ``form_version = -1``, the
+dropped unit columns ``-1``, channel ``*``); a read takes the smallest level that provides its
+columns (:func:`level_for`). A cell's size does not grow with its responses, so the summary is
+bounded by the number of cells (about 13,000 at the full grain and 3,400 roll-up cells for the
+demo province's year, at 1 or 10 million responses), where a row per (cell, item, answer) would
+hold about 1,500 rows per cell.
+
+Every design and ``by`` column of :data:`survey.statistics.COLUMNS` is a function of the grain,
+and weights are constant per weighting cell, so a count table is
 
 .. math::
 
     n_{g} = \\sum_{c \\in g} n_c,\\quad w_g = \\sum_{c} n_c\\,\\omega_c,\\quad
     w_{2,g} = \\sum_{c} n_c\\,\\omega_c^2,\\quad w_{0,g} = \\sum_c n_c\\,\\omega^0_c
 
-over the summary rows :math:`c` of each group :math:`g` (:math:`\\omega_c` the weight of the
-row's cell). :func:`survey.statistics.build_counts` adds to it, in the same statement, the
-responses the summary does not hold: ids above the watermark and responses in the partial
-months at the ends of ``since``/``until``.
+over the summary cells :math:`c` of each group :math:`g` (:math:`\\omega_c` the weight of the
+cell's weighting cell): one sparse indicator product per table (:func:`cell_counts`).
+:func:`survey.statistics.build_counts` adds the responses the summary does not hold: ids above
+the watermark and responses in the partial months at the ends of ``since``/``until``.
 
-Maintenance (:func:`rebuild`, :func:`refresh`; ``sipas aggregates rebuild|refresh``): a
-refresh sums the responses above the watermark into the grain (``INSERT … ON CONFLICT DO
-UPDATE n = n + excluded.n``), and first re-sums the months whose responses changed below the
-watermark (deleted, or committed after a higher id): their count or id sum differs from
-``summary_months``. A new definition of the form rebuilds its summary. Each runs in one
-transaction behind a lock (``pg_advisory_xact_lock`` on PostgreSQL; on SQLite the first
-statement is a write, which takes the database's write lock), so concurrent runs wait for
-each other and a crash leaves the previous state.
+Maintenance (:func:`rebuild`, :func:`refresh`; ``sipas aggregates rebuild|refresh``, and the
+server's background refresh, :mod:`survey.statistics.background`): the responses are fetched
+month by month (:func:`survey.statistics.fetched.fetch_grain`), tabulated per cell by
+:func:`analysis.counts.counts_from_responses` and written as cells; a refresh adds the
+responses above the watermark to their cells (read, add, write back), and first re-sums the
+months whose responses changed below the watermark (deleted, or committed after a higher id):
+their count or id sum differs from ``summary_months``. A new definition of the form rebuilds its
+summary. Each runs in one transaction behind a lock (``pg_advisory_xact_lock`` on PostgreSQL;
+on SQLite the first statement is a write, which takes the database's write lock), so
+concurrent runs wait for each other and a crash leaves the previous state.
 """
 
 from __future__ import annotations
@@ -46,79 +50,73 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
+import pandas as pd
+from scipy import sparse
 from sqlalchemy import (
     Date,
-    Integer,
-    String,
     cast,
     delete,
     func,
-    literal,
+    insert,
+    not_,
     or_,
     select,
-    true,
     type_coerce,
-    union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
-from analysis.hierarchy import Hierarchy, hierarchy_from_form
+from analysis.counts import (
+    PAIR_PREFIX,
+    RESPONSE_ITEM,
+    SCORE_PREFIX,
+    counts_from_responses,
+)
+from analysis.design import Design
+from analysis.hierarchy import hierarchy_from_form
 from survey.models import (
     FormVersion,
     Response,
-    SummaryCount,
+    SummaryCell,
     SummaryMonth,
-    SummaryPair,
     SummaryState,
 )
-from survey.statistics.answer_codes import AnswerCodes
-from survey.statistics.scores import index_rows
-from survey.statistics.statements import answer_rows, pair_rows, response_rows
+from survey.statistics.fetched import GRAIN_COLUMNS, fetch_grain
 
 __all__ = [
-    "COUNTS",
+    "CELLS",
     "LEVELS",
-    "PAIRS",
+    "CellTable",
     "RefreshResult",
     "SummaryPlan",
+    "cell_counts",
     "definition_of",
     "forget_before",
     "level_for",
-    "level_rows",
     "month_start",
     "months_before",
     "plan_summary",
+    "read_cells",
     "rebuild",
     "refresh",
     "summarised_forms",
     "summary_status",
 ]
 
-COUNTS = SummaryCount.__table__
-PAIRS = SummaryPair.__table__
+CELLS = SummaryCell.__table__
 MONTHS = SummaryMonth.__table__
 STATE = SummaryState.__table__
 _RESPONSES = Response.__table__
 _LOCK_KEY = 0x5195A5  # pg_advisory_xact_lock key of summary maintenance
-# Selection key -> summary column.
-_GRAIN = {
-    "month": "month",
-    "agency_id": "agency_id",
-    "counter_id": "counter_id",
-    "field_id": "field_id",
-    "procedure_id": "procedure_id",
-    "channel": "channel",
-    "version": "form_version",
-    "flags": "flags",
-}
+_COUNT_TYPE = np.dtype("<i4")  # one count of summary_cells.counts
+_WRITE_BATCH = 2_000  # cells per INSERT
 # The levels of the summary: the full grain, and roll-ups that keep fewer unit columns (the
-# others hold the constants of _ROLLED_UP; form_version = -1 marks every rolled-up row). The
+# others hold the constants of _ROLLED_UP; form_version = -1 marks every rolled-up cell). The
 # overview and unit pages read the roll-ups, other designs and domains the full grain.
 LEVELS: dict[str, tuple[str, ...]] = {
-    "full": tuple(_GRAIN),
+    "full": GRAIN_COLUMNS,
     "agency": ("month", "agency_id", "flags"),
     "field": ("month", "agency_id", "field_id", "flags"),
     "counter": ("month", "agency_id", "counter_id", "flags"),
@@ -128,16 +126,16 @@ _ROLLED_UP: dict[str, int | str] = {
     "field_id": -1,
     "procedure_id": -1,
     "channel": "*",
-    "version": -1,
+    "form_version": -1,
 }
-# Column of survey.statistics.COLUMNS -> grain key that provides it.
+# Column of survey.statistics.COLUMNS -> grain column that provides it.
 _DIMENSION = {
     "agency_code": "agency_id",
     "counter_code": "counter_id",
     "field_code": "field_id",
     "procedure_code": "procedure_id",
     "channel": "channel",
-    "form_version": "version",
+    "form_version": "form_version",
     "period": "month",
 }
 
@@ -240,17 +238,14 @@ def plan_summary(
 
 
 def summary_status(connection: Connection) -> list[dict[str, Any]]:
-    """Per summarised form: definition, watermark, rows, and when built and refreshed."""
+    """Per summarised form: definition, watermark, cells, and when built and refreshed."""
     rows = connection.execute(select(STATE).order_by(STATE.c.form_id)).mappings().all()
     out = []
     for row in rows:
-        counts = connection.execute(
-            select(func.count()).where(COUNTS.c.form_id == row["form_id"])
+        cells = connection.execute(
+            select(func.count()).where(CELLS.c.form_id == row["form_id"])
         ).scalar_one()
-        pairs = connection.execute(
-            select(func.count()).where(PAIRS.c.form_id == row["form_id"])
-        ).scalar_one()
-        out.append({**row, "count_rows": int(counts), "pair_rows": int(pairs)})
+        out.append({**row, "cells": int(cells), "layout_size": len(row["layout"] or [])})
     return out
 
 
@@ -264,143 +259,223 @@ def _lock(connection: Connection, form_id: str) -> None:
         )
 
 
-def _upsert(
-    connection: Connection,
-    table: Any,
-    names: list[str],
-    rows: Select,
-    keys: list[str],
-    added: list[str],
-) -> None:
-    insert = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert(table)
-    source = rows.subquery("summed")
-    # SQLite needs a WHERE in INSERT … SELECT … ON CONFLICT (parsing ambiguity with ON).
-    statement = insert.from_select(names, select(*source.c).where(true()))
-    statement = statement.on_conflict_do_update(
-        index_elements=keys,
-        set_={c: table.c[c] + statement.excluded[c] for c in added},
+class Layout:
+    """The (item, answer) of each position of a summary vector; it only ever grows."""
+
+    def __init__(self, entries: Sequence[Sequence[Any]] = ()) -> None:
+        self.entries: list[tuple[str, float]] = [(str(i), float(a)) for i, a in entries]
+        self._position = {entry: k for k, entry in enumerate(self.entries)}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def positions(self, items: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        """The position of each (item, answer); new pairs are appended."""
+        out = np.empty(len(items), dtype=np.int64)
+        for k, entry in enumerate(zip(items.tolist(), answers.tolist(), strict=True)):
+            key = (str(entry[0]), float(entry[1]))
+            if key not in self._position:
+                self._position[key] = len(self.entries)
+                self.entries.append(key)
+            out[k] = self._position[key]
+        return out
+
+    def to_json(self) -> list[list[Any]]:
+        return [[item, answer] for item, answer in self.entries]
+
+
+@dataclass
+class CellTable:
+    """Summary cells: their grain keys (``keys``, the columns of :data:`GRAIN_COLUMNS`,
+    ``month`` a date) and their count vectors (``counts``: one row per cell)."""
+
+    keys: pd.DataFrame
+    counts: np.ndarray
+
+    @property
+    def empty(self) -> bool:
+        return len(self.keys) == 0
+
+
+def _tabulate(selection: pd.DataFrame, form: Any, layout: Layout) -> CellTable:
+    """The full-grain cells of a fetched selection (:func:`fetch_grain`)."""
+    columns = list(GRAIN_COLUMNS)
+    if selection.empty:
+        return CellTable(pd.DataFrame(columns=columns), np.zeros((0, len(layout)), np.int64))
+    table = counts_from_responses(
+        selection,
+        form,
+        Design(),
+        by=columns,
+        items=list(form.item_keys),
+        index_versions=("A", "B"),
+        pooled=True,
     )
-    connection.execute(statement)
+    cell_ids, cells = pd.MultiIndex.from_frame(table[columns]).factorize()
+    positions = layout.positions(table["item"].astype(str).to_numpy(), table["answer"].to_numpy())
+    width = len(layout)
+    flat = cell_ids.astype(np.int64) * width + positions
+    n = table["n"].to_numpy(dtype=np.int64)
+    counts = np.bincount(flat, weights=n, minlength=len(cells) * width)
+    keys = cells.to_frame(index=False, name=columns)
+    keys["month"] = [date.fromisoformat(f"{m}-01") for m in keys["month"].astype(str)]
+    for name in ("agency_id", "counter_id", "field_id", "procedure_id", "form_version"):
+        keys[name] = keys[name].astype(np.int64)
+    for name in ("channel", "flags"):
+        keys[name] = keys[name].astype(str)
+    return CellTable(keys, np.rint(counts).astype(np.int64).reshape(len(cells), width))
 
 
-def _add(
+def _sum_cells(keys: pd.DataFrame, counts: np.ndarray, by: Sequence[str]) -> CellTable:
+    """Cells with equal ``by`` keys added up (``keys`` keeps the ``by`` columns only)."""
+    ids, groups = pd.MultiIndex.from_frame(keys[list(by)]).factorize()
+    indicator = sparse.csr_matrix(
+        (np.ones(len(ids)), (ids, np.arange(len(ids)))), shape=(len(groups), len(ids))
+    )
+    return CellTable(groups.to_frame(index=False, name=list(by)), np.asarray(indicator @ counts))
+
+
+def _with_roll_ups(cells: CellTable) -> CellTable:
+    """The full-grain cells and the cells of every rolled-up level."""
+    if cells.empty:
+        return cells
+    parts = [cells]
+    for level, kept in LEVELS.items():
+        if level == "full":
+            continue
+        rolled = _sum_cells(cells.keys, cells.counts, kept)
+        for name, value in _ROLLED_UP.items():
+            if name not in kept:
+                rolled.keys[name] = value
+        parts.append(CellTable(rolled.keys[list(GRAIN_COLUMNS)], rolled.counts))
+    keys = pd.concat([p.keys for p in parts], ignore_index=True)
+    return CellTable(keys, np.vstack([np.rint(p.counts).astype(np.int64) for p in parts]))
+
+
+def _vector(blob: bytes, width: int) -> np.ndarray:
+    values = np.frombuffer(blob, dtype=_COUNT_TYPE)
+    if values.size == width:
+        return values
+    out = np.zeros(width, dtype=_COUNT_TYPE)
+    out[: values.size] = values
+    return out
+
+
+def _blob(values: np.ndarray) -> bytes:
+    if values.size and (values.max() > np.iinfo(_COUNT_TYPE).max or values.min() < 0):
+        raise OverflowError("a summary count is outside the 32-bit range")
+    return values.astype(_COUNT_TYPE).tobytes()
+
+
+def _write(connection: Connection, form_id: str, cells: CellTable, layout: Layout) -> None:
+    """Insert ``cells`` (none of which is in the table yet)."""
+    if cells.empty:
+        return
+    width = len(layout)
+    response = layout.positions(np.array([RESPONSE_ITEM]), np.array([0.0]))[0]
+    counts = cells.counts
+    if counts.shape[1] < width:
+        counts = np.pad(counts, ((0, 0), (0, width - counts.shape[1])))
+    records = cells.keys.to_dict("records")
+    rows = []
+    for k, record in enumerate(records):
+        record["form_id"] = form_id
+        record["responses"] = int(counts[k, response])
+        record["counts"] = _blob(counts[k])
+        rows.append(record)
+        if len(rows) == _WRITE_BATCH:
+            connection.execute(insert(CELLS), rows)
+            rows = []
+    if rows:
+        connection.execute(insert(CELLS), rows)
+
+
+def _cell_rows(
+    connection: Connection, form_id: str, where: Sequence[ColumnElement[bool]], width: int
+) -> tuple[list[int], CellTable]:
+    """The ids and cells of ``summary_cells`` rows of ``form_id`` matching ``where``."""
+    c = CELLS.c
+    statement = select(c.id, *(c[name] for name in GRAIN_COLUMNS), c.counts).where(
+        c.form_id == form_id, *where
+    )
+    rows = connection.execute(statement).all()
+    ids = [row[0] for row in rows]
+    keys = pd.DataFrame([row[1:-1] for row in rows], columns=list(GRAIN_COLUMNS))
+    if rows:
+        keys["month"] = [_as_date(m) for m in keys["month"]]
+        counts = np.vstack([_vector(row[-1], width) for row in rows]).astype(np.int64)
+    else:
+        counts = np.zeros((0, width), np.int64)
+    return ids, CellTable(keys, counts)
+
+
+def _merge(connection: Connection, form_id: str, cells: CellTable, layout: Layout) -> None:
+    """Add ``cells`` to the stored cells (read, add, delete, insert: under the lock)."""
+    if cells.empty:
+        return
+    width = len(layout)
+    months = sorted(set(cells.keys["month"]))
+    ids, stored = _cell_rows(connection, form_id, [CELLS.c.month.in_(months)], width)
+    added = np.pad(cells.counts, ((0, 0), (0, width - cells.counts.shape[1])))
+    if ids:
+        keys = pd.concat([stored.keys, cells.keys], ignore_index=True)
+        total = _sum_cells(keys, np.vstack([stored.counts, added]), GRAIN_COLUMNS)
+        for start in range(0, len(ids), _WRITE_BATCH):
+            batch = ids[start : start + _WRITE_BATCH]
+            connection.execute(delete(CELLS).where(CELLS.c.id.in_(batch)))
+        cells = CellTable(total.keys, np.rint(total.counts).astype(np.int64))
+    else:
+        cells = CellTable(cells.keys, added)
+    _write(connection, form_id, cells, layout)
+
+
+def _add_responses(
     connection: Connection,
     form: Any,
-    hierarchy: Hierarchy,
-    codes: AnswerCodes,
+    layout: Layout,
     filters: Sequence[ColumnElement[bool]],
-    level: str = "full",
-) -> None:
-    """Add the responses matching ``filters`` to the summary rows of ``level`` (and, for the
-    full grain, to ``summary_months``)."""
-    dialect = connection.dialect.name
+    *,
+    fresh: bool,
+) -> int:
+    """Sum the responses matching ``filters`` into the summary, month by month (``fresh``:
+    their months hold no cell yet); returns how many were added."""
     r = _RESPONSES.c
-    grain: dict[str, ColumnElement] = {
-        "month": month_start(r.submitted_at, dialect),
-        "agency_id": r.agency_id,
-        "counter_id": func.coalesce(r.counter_id, 0),
-        "field_id": func.coalesce(r.field_id, 0),
-        "procedure_id": func.coalesce(r.procedure_id, 0),
-        "channel": r.channel,
-        "version": r.form_version,
-        "flags": func.coalesce(r.flags, ""),
-    }
-    keys = list(LEVELS[level])
-    selection = (
-        select(
-            r.id.label("rid"),
-            r.form_version_id.label("layout"),
-            r.answer_codes.label("codes"),
-            *[grain[k].label(k) for k in keys],
-        )
-        .where(r.form_id == form.id, *filters)
-        .subquery("summary_selection")
-    )
-    statements = [
-        (
-            COUNTS,
-            union_all(
-                response_rows(selection, keys),
-                answer_rows(selection, keys, codes, form.item_keys),
-                index_rows(selection, keys, hierarchy, codes, grouped=True, scores=True),
-            ),
+    month = month_start(r.submitted_at, connection.dialect.name)
+    months = [
+        _as_date(m)
+        for (m,) in connection.execute(
+            select(month).where(r.form_id == form.id, *filters).group_by(month).order_by(month)
         )
     ]
-    if len(hierarchy.criteria) > 1:
-        statements.append((PAIRS, pair_rows(selection, keys, codes, hierarchy)))
-    unique = ["form_id", *_GRAIN.values(), "item", "answer"]
-    for table, statement in statements:
-        summed = statement.subquery("summed_rows")
-        rows = select(
-            literal(form.id).label("form_id"),
-            *[_grain_value(summed, k, keys) for k in _GRAIN],
-            summed.c.item,
-            summed.c.answer,
-            summed.c.n,
+    added = 0
+    for first in months:
+        selected = [r.form_id == form.id, *filters, *_month_range(r.submitted_at, first)]
+        cells = _with_roll_ups(_tabulate(fetch_grain(connection, form, selected), form, layout))
+        (_write if fresh else _merge)(connection, form.id, cells, layout)
+        held = connection.execute(
+            select(func.count(), func.coalesce(func.sum(r.id), 0)).where(*selected)
+        ).one()
+        added += int(held[0])
+        _add_month(connection, form.id, first, int(held[0]), int(held[1]))
+    return added
+
+
+def _month_range(submitted_at: Any, first: date) -> list[ColumnElement[bool]]:
+    stop = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return [submitted_at >= _midnight(first), submitted_at < _midnight(stop)]
+
+
+def _add_month(connection: Connection, form_id: str, month: date, count: int, id_sum: int) -> None:
+    where = [MONTHS.c.form_id == form_id, MONTHS.c.month == month]
+    held = connection.execute(select(MONTHS.c.responses, MONTHS.c.id_sum).where(*where)).first()
+    if held is None:
+        connection.execute(
+            insert(MONTHS).values(form_id=form_id, month=month, responses=count, id_sum=id_sum)
         )
-        _upsert(connection, table, [*unique, "n"], rows, unique, ["n"])
-    if level != "full":
-        return
-    month = grain["month"]
-    per_month = (
-        select(
-            literal(form.id).label("form_id"), month.label("month"), func.count(), func.sum(r.id)
+    else:
+        connection.execute(
+            MONTHS.update().where(*where).values(responses=held[0] + count, id_sum=held[1] + id_sum)
         )
-        .where(r.form_id == form.id, *filters)
-        .group_by(month)
-    )
-    names = ["form_id", "month", "responses", "id_sum"]
-    _upsert(connection, MONTHS, names, per_month, ["form_id", "month"], ["responses", "id_sum"])
-
-
-def _grain_value(rows: Any, key: str, kept: Sequence[str]) -> ColumnElement:
-    """A grain column of ``rows``, or the constant of a level that leaves it out."""
-    if key in kept:
-        return rows.c[key]
-    value = _ROLLED_UP[key]
-    return literal(value, String if isinstance(value, str) else Integer)
-
-
-def _roll_up(connection: Connection, form_id: str, months: Sequence[date] | None) -> None:
-    """Add the rolled-up levels of ``months`` (all: None) from the full-grain rows."""
-    for table in (COUNTS, PAIRS):
-        where = [table.c.form_id == form_id, table.c.form_version != _ROLLED_UP["version"]]
-        if months is not None:
-            where.append(table.c.month.in_(list(months)))
-        for level, kept in LEVELS.items():
-            if level == "full":
-                continue
-            columns = [
-                table.c[_GRAIN[k]] if k in kept else _grain_value(None, k, kept) for k in _GRAIN
-            ]
-            grouped = [table.c[_GRAIN[k]] for k in _GRAIN if k in kept]
-            rows = (
-                select(
-                    table.c.form_id,
-                    *columns,
-                    table.c.item,
-                    table.c.answer,
-                    func.sum(table.c.n),
-                )
-                .where(*where)
-                .group_by(table.c.form_id, *grouped, table.c.item, table.c.answer)
-            )
-            unique = ["form_id", *_GRAIN.values(), "item", "answer"]
-            _upsert(connection, table, [*unique, "n"], rows, unique, ["n"])
-
-
-def level_rows(table: Any, level: str) -> list[ColumnElement[bool]]:
-    """The rows of one level in a summary table."""
-    rolled = table.c.form_version == _ROLLED_UP["version"]
-    if level == "full":
-        return [~rolled]
-    counter = table.c.counter_id == _ROLLED_UP["counter_id"]
-    field = table.c.field_id == _ROLLED_UP["field_id"]
-    return {
-        "agency": [rolled, counter, field],
-        "field": [rolled, counter, ~field],
-        "counter": [rolled, ~counter, field],
-    }[level]
 
 
 def level_for(columns: Sequence[str]) -> str:
@@ -412,6 +487,91 @@ def level_for(columns: Sequence[str]) -> str:
     return "full"
 
 
+def _level_filter(level: str) -> list[ColumnElement[bool]]:
+    """The cells of one level in ``summary_cells``."""
+    c = CELLS.c
+    rolled = c.form_version == _ROLLED_UP["form_version"]
+    if level == "full":
+        return [~rolled]
+    counter = c.counter_id == _ROLLED_UP["counter_id"]
+    field = c.field_id == _ROLLED_UP["field_id"]
+    return {
+        "agency": [rolled, counter, field],
+        "field": [rolled, counter, ~field],
+        "counter": [rolled, ~counter, field],
+    }[level]
+
+
+def read_cells(
+    connection: Connection,
+    form: Any,
+    plan: SummaryPlan,
+    level: str,
+    *,
+    agency_ids: Select | None = None,
+    exclude: Sequence[ColumnElement[bool]] = (),
+) -> tuple[CellTable, Layout]:
+    """The cells of ``level`` in the months ``plan`` serves (``agency_ids``: a subquery of the
+    agencies kept; ``exclude``: conditions on ``summary_cells`` rows left out)."""
+    layout = Layout(
+        connection.execute(select(STATE.c.layout).where(STATE.c.form_id == form.id)).scalar_one()
+    )
+    where = [*plan.summary_filters(CELLS), *_level_filter(level)]
+    if agency_ids is not None:
+        where.append(CELLS.c.agency_id.in_(agency_ids))
+    where += [not_(condition) for condition in exclude]
+    _, cells = _cell_rows(connection, form.id, where, len(layout))
+    return cells, layout
+
+
+def cell_counts(
+    keys: pd.DataFrame,
+    counts: np.ndarray,
+    layout: Layout,
+    group: np.ndarray,
+    weights: tuple[np.ndarray, np.ndarray] | None,
+    *,
+    pooled: bool,
+    scores: bool,
+) -> pd.DataFrame:
+    """The count-table rows of summary cells added up per group.
+
+    ``group`` gives each cell's group (0..G-1); ``weights`` the final and base weight of each
+    cell's weighting cell (``None``: unweighted). Returns one row per (group, item, answer)
+    with ``n > 0``: columns ``group``, ``item``, ``answer``, ``n`` and, when weighted, ``w``
+    (:math:`\\sum_c n_c\\omega_c`), ``w2`` (:math:`\\sum_c n_c\\omega_c^2`) and ``w0``
+    (:math:`\\sum_c n_c\\omega^0_c`). ``pooled=False`` leaves out the ``_pair:`` rows,
+    ``scores=False`` the ``_score:`` rows.
+    """
+    items = np.array([item for item, _ in layout.entries], dtype=object)
+    answers = np.array([answer for _, answer in layout.entries], dtype=float)
+    keep = np.ones(len(items), dtype=bool)
+    if not pooled:
+        keep &= ~np.char.startswith(items.astype(str), PAIR_PREFIX)
+    if not scores:
+        keep &= ~np.char.startswith(items.astype(str), SCORE_PREFIX)
+    columns = np.flatnonzero(keep)
+    counts = counts[:, columns].astype(float)
+    groups = int(group.max()) + 1 if group.size else 0
+    indicator = sparse.csr_matrix(
+        (np.ones(group.size), (group, np.arange(group.size))), shape=(groups, group.size)
+    )
+    n = np.asarray(indicator @ counts)
+    rows, cols = np.nonzero(n)
+    out = {
+        "group": rows,
+        "item": items[columns][cols],
+        "answer": answers[columns][cols],
+        "n": np.rint(n[rows, cols]).astype(np.int64),
+    }
+    if weights is not None:
+        final, base = weights
+        for name, factor in (("w", final), ("w2", final * final), ("w0", base)):
+            summed = np.asarray(indicator @ (counts * factor[:, None]))
+            out[name] = summed[rows, cols]
+    return pd.DataFrame(out)
+
+
 def _max_id(connection: Connection, form_id: str) -> int:
     top = connection.execute(
         select(func.max(_RESPONSES.c.id)).where(_RESPONSES.c.form_id == form_id)
@@ -420,16 +580,23 @@ def _max_id(connection: Connection, form_id: str) -> int:
 
 
 def _delete(connection: Connection, form_id: str, months: Sequence[date] | None = None) -> None:
-    for table in (COUNTS, PAIRS, MONTHS):
+    for table in (CELLS, MONTHS):
         where = [table.c.form_id == form_id]
         if months is not None:
             where.append(table.c.month.in_(list(months)))
         connection.execute(delete(table).where(*where))
 
 
-def _save_state(connection: Connection, form: Any, watermark: int, *, built: bool) -> None:
+def _save_state(
+    connection: Connection, form: Any, watermark: int, layout: Layout, *, built: bool
+) -> None:
     now = datetime.now(UTC)
-    values = {"definition": definition_of(form), "watermark": watermark, "refreshed_at": now}
+    values = {
+        "definition": definition_of(form),
+        "watermark": watermark,
+        "layout": layout.to_json(),
+        "refreshed_at": now,
+    }
     if built:
         values["built_at"] = now
     exists = connection.execute(select(STATE.c.form_id).where(STATE.c.form_id == form.id)).first()
@@ -442,10 +609,9 @@ def _save_state(connection: Connection, form: Any, watermark: int, *, built: boo
 def _rebuild_locked(connection: Connection, form: Any) -> int:
     watermark = _max_id(connection, form.id)
     _delete(connection, form.id)
-    codes = AnswerCodes.of_form(connection, form.id)
-    _add(connection, form, hierarchy_from_form(form), codes, [_RESPONSES.c.id <= watermark])
-    _roll_up(connection, form.id, None)
-    _save_state(connection, form, watermark, built=True)
+    layout = Layout()
+    _add_responses(connection, form, layout, [_RESPONSES.c.id <= watermark], fresh=True)
+    _save_state(connection, form, watermark, layout, built=True)
     return watermark
 
 
@@ -484,30 +650,25 @@ def refresh(connection: Connection, form: Any) -> RefreshResult:
     """Bring the summary of ``form`` up to date (module docstring); inside a transaction."""
     _lock(connection, form.id)
     state = connection.execute(
-        select(STATE.c.definition, STATE.c.watermark).where(STATE.c.form_id == form.id)
+        select(STATE.c.definition, STATE.c.watermark, STATE.c.layout).where(
+            STATE.c.form_id == form.id
+        )
     ).first()
     if state is None or state.definition != definition_of(form):
         watermark = _rebuild_locked(connection, form)
         return RefreshResult(True, 0, (), watermark)
     old = int(state.watermark)
+    layout = Layout(state.layout)
     r = _RESPONSES.c
-    codes = AnswerCodes.of_form(connection, form.id)
-    hierarchy = hierarchy_from_form(form)
     changed = _changed_months(connection, form.id, old)
     if changed:
         _delete(connection, form.id, changed)
         month = month_start(r.submitted_at, connection.dialect.name)
-        _add(connection, form, hierarchy, codes, [r.id <= old, month.in_(changed)])
-        _roll_up(connection, form.id, changed)
+        _add_responses(connection, form, layout, [r.id <= old, month.in_(changed)], fresh=True)
     new = max(_max_id(connection, form.id), old)
-    added = connection.execute(
-        select(func.count()).where(r.form_id == form.id, r.id > old, r.id <= new)
-    ).scalar_one()
-    if added:
-        for level in LEVELS:
-            _add(connection, form, hierarchy, codes, [r.id > old, r.id <= new], level)
-    _save_state(connection, form, new, built=False)
-    return RefreshResult(False, int(added), tuple(changed), new)
+    added = _add_responses(connection, form, layout, [r.id > old, r.id <= new], fresh=False)
+    _save_state(connection, form, new, layout, built=False)
+    return RefreshResult(False, added, tuple(changed), new)
 
 
 def _changed_months(connection: Connection, form_id: str, watermark: int) -> list[date]:
@@ -557,13 +718,13 @@ def months_before(connection: Connection, month: date) -> int:
 
 
 def forget_before(connection: Connection, month: date) -> int:
-    """Remove every summary row of the months before ``month`` (the first day of a month),
+    """Remove every summary cell of the months before ``month`` (the first day of a month),
     after their responses were deleted (``sipas retention apply``); inside a transaction, behind
     the maintenance lock. The rest of the summary is untouched and stays exact: whole months
     go, with the responses they summed. Returns the form × month rows removed."""
     _lock(connection, "")
     removed = months_before(connection, month)
-    for table in (COUNTS, PAIRS, MONTHS):
+    for table in (CELLS, MONTHS):
         connection.execute(delete(table).where(table.c.month < month))
     return removed
 

@@ -38,8 +38,7 @@ POSTGRES_ENV = "SIPAS_TEST_POSTGRES_URL"
 
 # Children before parents, for DELETE on SQLite.
 _TABLES = (
-    "summary_counts",
-    "summary_pairs",
+    "summary_cells",
     "summary_months",
     "summary_state",
     "responses",

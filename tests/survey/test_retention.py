@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from analysis import Design
 from survey.extensions import db
-from survey.models import Response, SummaryCount, SummaryMonth, SummaryPair
+from survey.models import Response, SummaryCell, SummaryMonth
 from survey.repository import load_form
 from survey.retention import RetentionError, apply_retention, cutoff
 from tests.survey import test_statistics as base
@@ -52,7 +52,7 @@ def test_old_responses_and_their_summary_months_are_deleted(app, seeded):
         assert done.responses == old and done.summary_months == dry.summary_months
         assert _count(Response) == kept
         assert _count(Response, Response.submitted_at < before) == 0
-        for model in (SummaryCount, SummaryPair, SummaryMonth):
+        for model in (SummaryCell, SummaryMonth):
             assert _count(model, model.month < date(2024, 6, 1)) == 0
         assert _count(SummaryMonth) > 0
     # The summary is the sum of what is left: a refresh finds no month to re-sum, and count

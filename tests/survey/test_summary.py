@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, insert, select, update
 from analysis import Design, satisfaction_indices
 from survey.demo import seed_responses
 from survey.extensions import db
-from survey.models import Response, SummaryCount, SummaryPair, SummaryState
+from survey.models import Response, SummaryCell, SummaryState
 from survey.repository import load_form
 from survey.statistics import CellWeights, NoResponsesError, build_counts
 from survey.statistics.summary import definition_of, level_for, rebuild, refresh
@@ -246,14 +246,14 @@ def test_concurrent_refreshes_add_the_tail_once(app, seeded) -> None:
 def test_a_failed_refresh_leaves_the_previous_summary(app, seeded) -> None:
     build(app)
     with app.app_context():
-        before = db.session.scalar(select(func.sum(SummaryCount.n)))
-        pairs = db.session.scalar(select(func.count()).select_from(SummaryPair))
+        before = db.session.scalar(select(func.sum(SummaryCell.responses)))
+        cells = db.session.scalar(select(func.count()).select_from(SummaryCell))
         seed_responses(10, random_seed=7, now=NOW)
         with pytest.raises(RuntimeError), db.engine.begin() as connection:
             refresh(connection, load_form("sipas-counter"))
             raise RuntimeError("crash after the refresh's statements, before its commit")
-        assert db.session.scalar(select(func.sum(SummaryCount.n))) == before
-        assert db.session.scalar(select(func.count()).select_from(SummaryPair)) == pairs
+        assert db.session.scalar(select(func.sum(SummaryCell.responses))) == before
+        assert db.session.scalar(select(func.count()).select_from(SummaryCell)) == cells
     assert refreshed(app).added == 10
 
 
@@ -265,7 +265,7 @@ def test_aggregates_cli(runner, seeded, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert "sipas-counter: rebuilt up to response id" in result.output
     result = runner.invoke(["aggregates", "status"])
-    assert result.exit_code == 0 and "count rows" in result.output, result.output
+    assert result.exit_code == 0 and " cells" in result.output, result.output
     options = ["analyze-db", "--form", "sipas-counter", "--by", "agency_code"]
     result = runner.invoke([*options, "--out", str(tmp_path / "a.csv")])
     assert result.exit_code == 0, result.output

@@ -276,7 +276,9 @@ def analyze(
         if col and col not in data.columns:
             raise click.UsageError(f"{name}: unknown column {col!r}")
     calibration, weight_column = None, weight
+    cell_responses, volumes = None, None
     if frame is not None:
+        cell_responses, volumes = _coverage_inputs(data, frame)
         data, weight, calibration = _calibrate(data, frame, frame_method, weight)
     design = Design(
         strata=strata,
@@ -312,6 +314,8 @@ def analyze(
             )
         else:
             table = indices_by_groupings(counts, form, design, groupings, **settings)
+            if volumes is not None:
+                table = with_coverage(table, groupings, cell_responses, volumes)
     except (AnalysisError, RankingError, ScoringError) as exc:
         raise click.ClickException(str(exc)) from None
     notes = run_notes(
@@ -375,6 +379,71 @@ def stack_groupings(tables: list[pd.DataFrame], groupings: list[list[str]]) -> p
     stacked = pd.concat(parts, ignore_index=True)
     rest = [c for c in stacked.columns if c != "grouping" and c not in group_cols]
     return stacked[["grouping", *group_cols, *rest]]
+
+
+COVERAGE_OUTPUT = ("responses", "dossiers", "coverage", "coverage_flag")
+"""Columns ``--frame`` adds to groupings of frame cells (:func:`analysis.coverage.coverage`)."""
+
+
+def _coverage_inputs(data: pd.DataFrame, frame: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Responses per frame cell (and frame period) and the frame, for :func:`with_coverage`."""
+    from analysis.frames import DEFAULT_CELLS, load_frame, period_granularity, period_of
+
+    try:
+        table = load_frame(frame)
+        missing = [c for c in DEFAULT_CELLS if c not in data.columns]
+        if missing:
+            raise ValueError(f"the responses have no {', '.join(missing)} column")
+        cells = data[list(DEFAULT_CELLS)].astype(object)
+        if "period" in table.columns:
+            if "submitted_at" not in data.columns:
+                raise ValueError("the frame has periods but the responses have no submitted_at")
+            granularity = period_granularity(table["period"].astype(str))
+            cells = cells.assign(period=period_of(data["submitted_at"], granularity).to_numpy())
+    except ValueError as exc:
+        raise click.ClickException(f"--frame {frame}: {exc}") from None
+    counted = cells.groupby(list(cells.columns), dropna=False, sort=False).size()
+    return counted.rename("responses").reset_index(), table
+
+
+def with_coverage(
+    table: pd.DataFrame,
+    groupings: Sequence[Sequence[str]],
+    responses: pd.DataFrame,
+    frame: pd.DataFrame,
+) -> pd.DataFrame:
+    """Add :data:`COVERAGE_OUTPUT` to the rows of every grouping made of frame cell columns
+    (``agency_code``, ``field_code``, both, or none); other groupings' rows stay blank."""
+    from analysis.coverage import coverage
+    from analysis.frames import DEFAULT_CELLS
+
+    usable = [list(by) for by in groupings if set(by) <= set(DEFAULT_CELLS)]
+    if not usable:
+        return table
+    out = table.assign(
+        responses=pd.Series(pd.NA, index=table.index, dtype="Int64"),
+        dossiers=np.nan,
+        coverage=np.nan,
+        coverage_flag="",
+    )
+    for by in usable:
+        if len(groupings) > 1:
+            rows = out["grouping"] == (",".join(by) or ALL_GROUPS)
+        else:
+            rows = pd.Series(True, index=out.index)
+        covered = coverage(responses, frame, by=by)
+        if by:
+            keys = out.loc[rows, by].astype(str)
+            covered = covered.assign(**{c: covered[c].astype(str) for c in by})
+            found = keys.merge(covered, on=by, how="left")
+        else:
+            found = pd.concat([covered] * int(rows.sum()), ignore_index=True)
+        for column in COVERAGE_OUTPUT:
+            values = found[column].to_numpy()
+            out.loc[rows, column] = (
+                values if column != "coverage_flag" else pd.Series(values).fillna("").to_numpy()
+            )
+    return out
 
 
 def _calibrate(

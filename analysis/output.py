@@ -68,6 +68,13 @@ def help_epilog() -> str:
         "  rank, rank_low, rank_high, of (and mean_rank, p_best with --rank-method",
         "  monte_carlo); par_points, par_max_points, par_rule, par_detail, points_<indicator>.",
         "",
+        "\b",
+        "With --frame, groupings of frame cells (agency_code, field_code, both, or none) also",
+        "get responses, dossiers, coverage (responses per dossier; blank when the frame has no",
+        "cell of the group or no dossiers) and coverage_flag: low (coverage below 1%),",
+        "excess (more responses than dossiers), not_in_frame, no_frame (no frame period), or",
+        "blank. Other groupings leave them blank.",
+        "",
         "Guide: docs/analysis.md.",
     ]
     return "\n".join(lines)

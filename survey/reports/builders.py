@@ -28,6 +28,7 @@ from survey.reports.figures import (
     breakdown,
     item_table,
     key_driver_table,
+    unit_coverage,
     unit_figures,
 )
 from survey.reports.params import BadParameter, ReportParams
@@ -35,6 +36,7 @@ from survey.repository.comments import list_comments
 
 __all__ = [
     "LEVEL_ORDER",
+    "Coverage",
     "Estimate",
     "Page",
     "UnitRow",
@@ -131,6 +133,48 @@ class UnitRow:
     level: str
     sipas: Estimate | None
     factors: dict[str, Estimate]
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """A unit's responses against its dossiers (:func:`analysis.coverage.coverage`): ``rate``
+    is NaN when unknown; ``flag`` is ``""``, ``low``, ``excess`` or ``not_in_frame``."""
+
+    responses: int
+    dossiers: float
+    rate: float
+    flag: str
+
+    @property
+    def known(self) -> bool:
+        return bool(np.isfinite(self.rate))
+
+
+COVERAGE_COLUMNS = ["responses", "dossiers", "coverage", "coverage_flag"]
+
+
+def coverage_by_unit(table: pd.DataFrame | None) -> dict[str, Coverage] | None:
+    """Each unit's :class:`Coverage` (``None``: no frame covers the period)."""
+    if table is None:
+        return None
+    return {
+        str(row.agency_code): Coverage(
+            int(row.responses), float(row.dossiers), float(row.coverage), str(row.coverage_flag)
+        )
+        for row in table.itertuples()
+    }
+
+
+def with_coverage(main: pd.DataFrame, table: pd.DataFrame | None) -> pd.DataFrame:
+    """``main`` (rows of units) with each unit's coverage columns (blank when unknown)."""
+    if "agency_code" not in main.columns:
+        return main
+    if table is None:
+        return main.assign(responses=np.nan, dossiers=np.nan, coverage=np.nan, coverage_flag="")
+    own = table[["agency_code", *COVERAGE_COLUMNS]].astype({"agency_code": str})
+    out = main.merge(own, on="agency_code", how="left")
+    out["coverage_flag"] = out["coverage_flag"].fillna("")
+    return out
 
 
 def indicator_labels(form: Any, lang: str) -> dict[str, str]:
@@ -417,13 +461,16 @@ def overview_page(context: ReportContext, params: ReportParams, lang: str) -> Pa
     names = _names(context, lang)
     table = figures.table if figures is not None else pd.DataFrame(columns=["agency_code"])
     shown = table[table["agency_code"].isin([context.root, *codes])]
-    main = long_table(shown, names)
+    covered = unit_coverage(context, params)
+    main = with_coverage(long_table(shown, names), covered)
     return Page(
         filename="sipas-overview",
         tables={"indices": main},
         data={
             "groups": groups,
             "province": province,
+            "coverage": coverage_by_unit(covered),
+            "root": context.root,
             "factors": [(f.key, f.label[lang]) for f in context.form.factors],
             "ranked_charts": [(level, chart) for level, chart in ranked if chart is not None],
             "funnel": funnel,
@@ -601,8 +648,9 @@ def unit_page(context: ReportContext, params: ReportParams, code: str, lang: str
 
     field_names = {code_: _field_name(context, code_, lang) for code_ in context.fields}
     counter_name = _counter_names(context, lang, code)
+    covered = unit_coverage(context, params)
     tables = {
-        "indices": long_table(part, names),
+        "indices": with_coverage(long_table(part, names), covered),
         "trend": long_table(trend, names, ("period",), comparisons=False),
         "by_field": long_table(by_field, names, ("field_code",), comparisons=False),
         "by_counter": long_table(by_counter, names, ("counter_code",), comparisons=False),
@@ -625,6 +673,7 @@ def unit_page(context: ReportContext, params: ReportParams, code: str, lang: str
             "unit": header,
             "code": code,
             "province": province,
+            "coverage": coverage_by_unit(covered),
             "indices": [
                 (r["level"], labels.get(r["indicator"], r["indicator"]), estimate_of(r))
                 for _i, r in part[part["level"].isin(INDEX_LEVELS)].iterrows()

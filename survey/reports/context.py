@@ -332,15 +332,23 @@ def _weighting(
     return design, weights
 
 
-def _frame_volumes(params: ReportParams) -> pd.DataFrame:
-    """Dossiers per agency × field for the period: one frame period must cover it exactly."""
+def frame_volumes(params: ReportParams) -> pd.DataFrame | None:
+    """Dossiers per agency × field for the report period, from the frame periods that tile it
+    exactly (months, quarters or years); ``None`` when no stored frame does."""
     from survey.repository import frames
 
-    periods = _frame_periods(params)
-    for candidates in periods:
+    for candidates in _frame_periods(params):
         table = frames.volumes(candidates)
         if len(table) and set(table["period"]) == set(candidates):
             return table.groupby(list(_CELLS), as_index=False)["dossiers"].sum()
+    return None
+
+
+def _frame_volumes(params: ReportParams) -> pd.DataFrame:
+    """Dossiers per agency × field for the period: one frame period must cover it exactly."""
+    volumes = frame_volumes(params)
+    if volumes is not None:
+        return volumes
     raise BadParameter(
         "weights",
         "no dossier-volume frame covers this period exactly (by month, quarter or year); "

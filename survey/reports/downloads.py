@@ -36,6 +36,7 @@ NUMBER_FORMATS = {
     "change_p": "0.000",
     "dossiers": "#,##0",
     "responses": "#,##0",
+    "coverage": "0.0%",
     "points": "0.00",
 }
 

@@ -11,6 +11,8 @@ under it), ranks are :func:`analysis.ranking.rank_units`, item statistics
   below :math:`1 - \text{level}`;
 * against the previous period of the same length, two independent samples:
   :math:`z = (\hat\theta_1 - \hat\theta_0) / \sqrt{SE_1^2 + SE_0^2}`.
+
+Coverage (responses per dossier of the frame, and its flag) is :func:`analysis.coverage.coverage`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis import item_statistics, satisfaction_indices
+from analysis.coverage import coverage
 from analysis.drivers import key_drivers
 from analysis.errors import AnalysisError
 from analysis.intervals import t_sf
@@ -33,6 +36,7 @@ from survey.reports.context import (
     cache_key,
     counts_for,
     domain_columns,
+    frame_volumes,
     report_cache,
     select_domain,
     selected_responses,
@@ -47,6 +51,7 @@ __all__ = [
     "breakdown",
     "key_driver_table",
     "item_table",
+    "unit_coverage",
     "unit_figures",
 ]
 
@@ -354,3 +359,30 @@ def _key_drivers(context: ReportContext, params: ReportParams, unit: str) -> pd.
     except AnalysisError:
         return pd.DataFrame()
     return drivers[drivers["n"] >= MIN_DRIVER_RESPONDENTS].reset_index(drop=True)
+
+
+def unit_coverage(context: ReportContext, params: ReportParams) -> pd.DataFrame | None:
+    """Responses the filters keep against the frame's dossiers, per unit with the units under
+    it (:func:`analysis.coverage.coverage`, ``agency_code`` rows); ``None`` when no stored frame
+    tiles the report period, so that coverage is unknown.
+
+    The field filter keeps that field's dossiers; the channel and version filters keep only
+    responses (dossiers are not counted by channel). Not cached: a new frame shows at once.
+    """
+    volumes = frame_volumes(params)
+    if volumes is None:
+        return None
+    selection = select_domain(selected_responses(context, params), params)
+    if params.field_code is not None:
+        selection = selection.assign(field_code=params.field_code)
+        volumes = volumes[volumes["field_code"] == params.field_code]
+    cells = ["agency_code", "field_code"]
+    responses = (
+        selection[cells]
+        .astype(object)
+        .groupby(cells, dropna=False, sort=False)
+        .size()
+        .rename("responses")
+        .reset_index()
+    )
+    return coverage(responses, volumes, parents=context.parents)

@@ -17,6 +17,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from analysis.coverage import DEFAULT_MIN_RATE
 from survey import repository
 from survey.access import REPORT_ROLES, roles_required, scope_of
 from survey.errors import error_response
@@ -100,6 +101,7 @@ def _respond(template: str, page: builders.Page, params: ReportParams, context: 
         lang=str(get_locale()),
         fields=sorted(context.fields.values(), key=lambda f: f.code),
         visible_units=builders.visible_units(context, params),
+        min_rate=f"{100 * DEFAULT_MIN_RATE:g}%",
     )
 
 
@@ -152,4 +154,6 @@ def par() -> ResponseReturnValue:
 @roles_required(*REPORT_ROLES)
 def method() -> ResponseReturnValue:
     """How to read the figures: the index, intervals, reliability marks, ranks, weighting."""
-    return render_template("reports/method.html", lang=str(get_locale()))
+    return render_template(
+        "reports/method.html", lang=str(get_locale()), min_rate=f"{100 * DEFAULT_MIN_RATE:g}%"
+    )

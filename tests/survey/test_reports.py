@@ -185,6 +185,23 @@ def test_every_page_names_its_design_and_links_the_method(analyst) -> None:
     assert "Why every figure has an interval" in method
 
 
+def test_the_overview_draws_every_unit_on_the_funnel_plot(analyst) -> None:
+    """One funnel point per unit with an index: its SIPAS estimate against its n_eff, as the
+    download has them; the 95 % and 99.8 % limits around the province are labelled."""
+    html = analyst.get(f"/reports/?{YEAR}&lang=en").get_data(as_text=True)
+    svg = re.search(r'<svg[^>]*class="[^"]*funnel.*?</svg>', html, re.S)
+    assert svg is not None and "95% limits" in svg.group(0) and "99.8% limits" in svg.group(0)
+    marks = re.findall(r'data-n="([^"]+)" data-estimate="([^"]+)"', svg.group(0))
+    table = _csv(analyst.get(f"/reports/?{YEAR}&format=csv"))
+    units = table[(table["level"] == "sipas") & (table["agency_code"] != "DEMO")]
+    units = units[units["estimate"].astype(str) != ""]
+    assert len(marks) == len(units) > 2
+    got = sorted((float(n), float(e)) for n, e in marks)
+    pairs = zip(units["n_eff"].astype(float), units["estimate"].astype(float), strict=True)
+    want = sorted(pairs)
+    np.testing.assert_allclose(np.array(got), np.array(want), atol=0.01)
+
+
 def test_filters_are_kept_in_the_links(analyst) -> None:
     html = analyst.get(f"/reports/?{YEAR}&channel=counter_qr&level=0.9").get_data(as_text=True)
     link = re.search(r'href="(/reports/units/STP\?[^"]+)"', html)

@@ -27,6 +27,7 @@ from analysis.spreadsheets import write_csv, write_xlsx
 __all__ = [
     "OUTPUT_REFUSED",
     "RESULT_NUMBER_FORMATS",
+    "TOTALS_NOTE",
     "check_out",
     "help_epilog",
     "run_notes",
@@ -97,6 +98,11 @@ def check_out(out: str) -> None:
         )
 
 
+TOTALS_NOTE = (
+    "every grouping ends with the rows of the whole selection, its group columns (all); they "
+    "are estimated from the same count table, not summed from the groups' rows"
+)
+
 RESULT_NUMBER_FORMATS: dict[str, str] = {
     "estimate": "0.000",
     "se": "0.0000",
@@ -147,6 +153,8 @@ def run_notes(
     design: Design,
     weighting: str,
     settings: Mapping[str, Any],
+    names: str | None = None,
+    totals: bool = False,
 ) -> dict[str, str]:
     """The ``Notes`` sheet of an XLSX result: what was computed, how, and what flags mean."""
     notes = {
@@ -154,11 +162,13 @@ def run_notes(
         "form": str(form.id),
         "form version": str(form.version),
         "groupings": "; ".join(by_specs) or "(all)",
+        **({"totals": TOTALS_NOTE} if totals else {}),
         "design": (
             f"strata={design.strata or 'none'}, PSU={design.psu or 'each response'}, "
             f"fpc={design.fpc or 'none'}, lonely PSU={design.lonely_psu}, df={design.df}"
         ),
         "weighting": weighting,
+        **({"unit names": names} if names is not None else {}),
         "index version": str(settings["version"]),
         "confidence interval": f"{settings['ci']} at {100 * float(settings['confidence']):g}%",
         "design effect": f"deff={settings['deff']}",

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from openpyxl import load_workbook
 
-from survey.exporting import META_COLUMNS, export_columns
+from survey.exporting import META_COLUMNS, NAME_COLUMNS, export_columns
 from survey.repository import load_form, save_response
 from survey.submissions import Submission
 
@@ -53,8 +53,8 @@ def test_columns_follow_the_architecture(app):
     with app.app_context():
         columns = export_columns("sipas-counter")
         form = load_form("sipas-counter")
-    assert columns == [*META_COLUMNS, *form.item_keys, "comment"]
-    assert columns[:10] == [
+    assert columns == [*META_COLUMNS, *NAME_COLUMNS, *form.item_keys, "comment"]
+    assert columns[:16] == [
         "response_id",
         "submitted_at",
         "form_id",
@@ -65,6 +65,12 @@ def test_columns_follow_the_architecture(app):
         "procedure_code",
         "channel",
         "flags",
+        "agency_name",
+        "agency_parent_code",
+        "agency_parent_name",
+        "counter_name",
+        "field_name",
+        "procedure_name",
     ]
 
 

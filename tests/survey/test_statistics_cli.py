@@ -96,7 +96,9 @@ def test_selection_options_and_flag_report(runner, seeded, tmp_path) -> None:
         "(flags honeypot" in result.output
     )
     table = pd.read_csv(out)
-    assert set(table["agency_code"]) == set(in_subtree["agency_code"])
+    assert set(table["agency_code"]) == set(in_subtree["agency_code"]) | {"(all)"}
+    whole = table[(table["level"] == "sipas") & (table["agency_code"] == "(all)")]
+    assert whole["n"].iloc[0] == len(in_subtree) - excluded  # the total: the whole selection
     sipas = table[(table["level"] == "sipas") & (table["agency_code"] == "H_AN_PHU")]
     assert sipas["n"].iloc[0] <= (in_subtree["agency_code"] == "H_AN_PHU").sum()
 

@@ -177,3 +177,23 @@ def test_rank_rows_carry_the_names(named: Path):
                     "--rank-method", "pairwise", "--out", "-"))  # fmt: skip
     assert list(t.columns[:3]) == ["agency_code", "agency_name", "agency_parent_code"]
     assert len(t) == 30 and (t["agency_name"] == "Sở " + t["agency_code"]).all()
+
+
+def test_help_and_notes_explain_names_totals_and_every_flag(named: Path, tmp_path: Path):
+    from analysis.intervals import ci_notes
+    from analysis.output import TOTALS_NOTE
+    from analysis.reliability import explanations
+    from analysis.spreadsheets import neutralize
+
+    help_text = " ".join(_run("--help").output.split())
+    for text in ("--names", "--no-total", "agency_parent_code", "(all)", "grouping"):
+        assert text in help_text, text
+    out = tmp_path / "r.xlsx"
+    res = _run(str(named), "--form", "sipas-2017", "--by", "agency_code", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    notes = pd.read_excel(out, sheet_name="Notes", dtype=str, keep_default_na=False)
+    notes = dict(zip(notes.iloc[:, 0], notes.iloc[:, 1], strict=True))
+    assert notes["totals"] == TOTALS_NOTE
+    for column, meanings in (explanations() | {"ci_note": ci_notes()}).items():
+        for text, meaning in meanings.items():
+            assert notes[f"{column}: {text}"] == neutralize(meaning)  # "--ci ..." gets a '

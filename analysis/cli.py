@@ -9,7 +9,11 @@ The lead mounts :data:`analyze` on the ``sipas`` command group. Example::
 table. With one ``--by`` the output has that grouping's columns, then the result columns. With
 several, the first column is ``grouping`` (the grouping's columns joined by ``,``; ``(all)``
 for the whole sample), then every group column of every grouping, blank where that grouping
-does not use it, then the result columns.
+does not use it, then the result columns. Every grouping ends with its total: the rows of the
+whole selection, estimated from the same count table, whose group columns say ``(all)``
+(``--no-total`` leaves them out). A unit code column (``agency_code``, ``field_code``, …) is
+followed by the unit's name (and the agency's parent) when the export has name columns or
+``--names FILE`` gives them (:mod:`analysis.names`).
 
 ``--out`` ending in ``.xlsx`` writes a workbook (sheet ``indices``, rounded number formats,
 a ``Notes`` sheet with the options and what every flag and note means); ``--out -`` writes CSV
@@ -34,12 +38,28 @@ from analysis.errors import AnalysisError
 from analysis.exports import read_export as _read
 from analysis.frames import period_of
 from analysis.indices import CIMethod, DeffKind, satisfaction_indices
+from analysis.names import (
+    NAMED_COLUMNS,
+    PARENT_CODE,
+    PARENT_NAME,
+    UnitNames,
+    add_names,
+    names_from_export,
+    names_from_file,
+)
 from analysis.output import check_out, help_epilog, run_notes, weighting_note, write_table
 from analysis.par_index import ScoringError, load_rule
 from analysis.ranking import RankingError
 from analysis.standings import unit_standings
 
-__all__ = ["analyze", "indices_by_groupings", "read_export", "resolve_by", "stack_groupings"]
+__all__ = [
+    "analyze",
+    "indices_by_groupings",
+    "read_export",
+    "resolve_by",
+    "stack_groupings",
+    "with_total",
+]
 
 PERIOD_GRANULARITIES = ("month", "quarter", "year")
 ALL_GROUPS = "(all)"
@@ -115,6 +135,10 @@ def _columns_needed(
     for spec in specs:
         for part in _parts(spec):
             cols.append("submitted_at" if part.startswith("period:") else part)
+            if part in NAMED_COLUMNS:  # read when the export has them
+                cols.append(NAMED_COLUMNS[part])
+            if part == "agency_code":
+                cols += [PARENT_CODE, PARENT_NAME]
     return list(dict.fromkeys(cols))
 
 
@@ -218,6 +242,20 @@ def _load_form(spec: str) -> Any:
 @click.option("--draws", type=click.IntRange(min=1), default=10_000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True, help="Monte Carlo seed.")
 @click.option(
+    "--total/--no-total",
+    default=True,
+    show_default=True,
+    help="End every --by grouping with the rows of the whole selection (group columns (all)).",
+)
+@click.option(
+    "--names",
+    "names_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV of code,name[,parent_code]: unit names for exports without name columns "
+    "(default: the export's agency_name, field_name, ... columns).",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, allow_dash=True),
     required=True,
@@ -246,6 +284,8 @@ def analyze(
     rank_method: str,
     draws: int,
     seed: int,
+    total: bool,
+    names_file: Path | None,
     out: str,
 ) -> None:
     """Compute SIPAS indices (criteria, factors, aspects, overall) with SEs and intervals.
@@ -290,6 +330,7 @@ def analyze(
         calibration=calibration,
     )
     all_by = list(dict.fromkeys(c for by in groupings for c in by))
+    names = _unit_names(data, all_by, responses, names_file)
     settings: dict[str, Any] = {
         "version": index_version,
         "ci": ci,
@@ -313,7 +354,7 @@ def analyze(
                 rule=rule,
             )
         else:
-            table = indices_by_groupings(counts, form, design, groupings, **settings)
+            table = indices_by_groupings(counts, form, design, groupings, total=total, **settings)
             if volumes is not None:
                 table = with_coverage(table, groupings, cell_responses, volumes)
     except (AnalysisError, RankingError, ScoringError) as exc:
@@ -325,8 +366,13 @@ def analyze(
         design=design,
         weighting=weighting_note(weight_column, frame, frame_method),
         settings=settings,
+        names=_names_note(names, names_file),
+        totals=total and not standings and any(groupings),
     )
-    where = write_table(table, out, notes=notes)
+    for note in names.notes:
+        notes[f"names: {note.split(':', 1)[0]}"] = note
+        click.echo(f"Note: {note}", err=True)
+    where = write_table(add_names(table, names), out, notes=notes)
     what = "units" if standings else "rows"
     click.echo(
         f"{len(table)} {what} written to {where} ({len(groupings)} grouping(s), "
@@ -345,10 +391,17 @@ def indices_by_groupings(
     ci: str,
     confidence: float,
     deff: str = "auto",
+    total: bool = False,
 ) -> pd.DataFrame:
-    """Estimate every grouping from one count table; stack them when there are several."""
-    tables = [
-        satisfaction_indices(
+    """Estimate every grouping from one count table; stack them when there are several.
+
+    With ``total``, every grouping that has group columns ends with the rows of the whole
+    selection (``by=()``, estimated once from the same count table), its group columns set to
+    :data:`ALL_GROUPS`.
+    """
+
+    def estimate(by: Sequence[str]) -> pd.DataFrame:
+        return satisfaction_indices(
             counts,
             form,
             design,
@@ -358,9 +411,22 @@ def indices_by_groupings(
             confidence=confidence,
             deff=deff,  # type: ignore[arg-type]
         ).table
-        for by in groupings
-    ]
+
+    tables = [estimate(by) for by in groupings]
+    if total and any(groupings):
+        whole = estimate(())
+        pairs = zip(tables, groupings, strict=True)
+        tables = [with_total(t, whole, by) if by else t for t, by in pairs]
     return tables[0] if len(tables) == 1 else stack_groupings(tables, groupings)
+
+
+def with_total(table: pd.DataFrame, whole: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """``table`` (one grouping's rows) followed by ``whole`` with ``by`` set to ``(all)``."""
+    part = table.copy()
+    for col in by:  # categorical group labels would refuse the new label
+        part[col] = part[col].astype(object)
+    total = whole.assign(**{col: ALL_GROUPS for col in by})
+    return pd.concat([part, total[list(part.columns)]], ignore_index=True)
 
 
 def stack_groupings(tables: list[pd.DataFrame], groupings: list[list[str]]) -> pd.DataFrame:
@@ -436,6 +502,11 @@ def with_coverage(
             keys = out.loc[rows, by].astype(str)
             covered = covered.assign(**{c: covered[c].astype(str) for c in by})
             found = keys.merge(covered, on=by, how="left")
+            totals = (keys == ALL_GROUPS).all(axis=1).to_numpy()
+            if totals.any():  # the grouping's total rows: the whole selection's coverage
+                whole = coverage(responses, frame, by=[])
+                for column in COVERAGE_OUTPUT:
+                    found.loc[totals, column] = whole[column].iloc[0]
         else:
             found = pd.concat([covered] * int(rows.sum()), ignore_index=True)
         for column in COVERAGE_OUTPUT:
@@ -444,6 +515,30 @@ def with_coverage(
                 values if column != "coverage_flag" else pd.Series(values).fillna("").to_numpy()
             )
     return out
+
+
+def _unit_names(
+    data: pd.DataFrame, by: Sequence[str], path: Path, names_file: Path | None
+) -> UnitNames:
+    """Names of the ``by`` unit codes: from ``--names`` if given, else the export's columns."""
+    try:
+        if names_file is not None:
+            return names_from_file(names_file, by)
+        return names_from_export(data, by, lambda: _submitted_at(path, len(data)))
+    except AnalysisError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _submitted_at(path: Path, rows: int) -> pd.Series:
+    """The export's ``submitted_at`` column (blank if it has none), read only when needed."""
+    column = read_export(path, ["submitted_at"])
+    return column["submitted_at"] if "submitted_at" in column else pd.Series([None] * rows)
+
+
+def _names_note(names: UnitNames, names_file: Path | None) -> str:
+    if not names:
+        return "none (the export has no name columns; see --names)"
+    return f"from {names_file}" if names_file is not None else "from the export's name columns"
 
 
 def _calibrate(

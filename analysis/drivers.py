@@ -20,15 +20,15 @@ criteria (:math:`C = \sum_i w_i (z_i-\bar z)(z_i-\bar z)^\top / \sum_i w_i`):
 
     R^2(S) = C_{yS}\,C_{SS}^{-1}\,C_{Sy} / C_{yy}.
 
-**Outcome.** The forms have no overall-satisfaction item, so by default each factor is one
-model: its criteria (answer codes 1–5) are the predictors and the outcome is the respondent's
-**score on the remaining criteria**, the share of satisfied answers among their valid answers to
-the criteria outside that factor (the outcome never contains a predictor). With
-``outcome=COLUMN`` (an overall-satisfaction question asked outside the form's criteria) every
-factor's criteria are regressed on that column instead. The table's ``outcome`` column says
-which. Respondents need a valid answer to every criterion of the model and an outcome
-(listwise deletion; ``n`` says how many). Importances are point estimates: this module gives no
-intervals for them.
+**Outcome.** Each factor is one model: its criteria (answer codes 1–5) are the predictors. The
+outcome is the form's **overall-satisfaction item** (``[overall]``, kind ``overall``: answer
+codes 1–5, not applicable and skipped left out) when the form has one; otherwise the
+respondent's **score on the remaining criteria**, the share of satisfied answers among their
+valid answers to the criteria outside that factor (the outcome never contains a predictor).
+``outcome=COLUMN`` (another numeric column of the export) overrides both. The table's
+``outcome`` column says which. Respondents need a valid answer to every criterion of the model
+and an outcome (listwise deletion; ``n`` says how many). Importances are point estimates: this
+module gives no intervals for them.
 
 **Importance–performance.** :func:`importance_performance` crosses each criterion's importance
 with its performance (the criterion index, 0–100) and places it in a quadrant relative to the
@@ -173,8 +173,9 @@ def key_drivers(
     form : forms.Form
         The questionnaire: criteria, factors, scale.
     outcome : str, optional
-        Column of an overall outcome (e.g. an overall-satisfaction question, numeric). Default:
-        for each factor, the respondent's share of satisfied answers on the criteria outside it.
+        Column of an overall outcome (numeric). Default: the form's overall-satisfaction item
+        (valid codes 1–5) when it has one, else for each factor the respondent's share of
+        satisfied answers on the criteria outside it.
     weight : str, optional
         Column of weights (default: each response once).
 
@@ -193,10 +194,13 @@ def key_drivers(
         complete respondents, an outcome that does not vary.
     """
     keys = [item.key for item in form.rating_items]
+    overall = getattr(form, "overall_item", None) if outcome is None else None
     missing = [c for c in (*keys, outcome, weight) if c and c not in responses.columns]
+    if overall is not None and overall.key not in responses.columns:
+        missing.append(overall.key)
     if missing:
         raise AnalysisError(f"the responses have no column(s) {missing}")
-    if outcome is None and len(form.factors) < 2:
+    if outcome is None and overall is None and len(form.factors) < 2:
         raise AnalysisError("one factor and no outcome column: nothing outside it to explain")
     codes = responses[keys].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     valid = np.isin(codes, np.array(sorted(form.scale.valid_codes), dtype=float))
@@ -208,6 +212,11 @@ def key_drivers(
     )
     if outcome is not None:
         given = pd.to_numeric(responses[outcome], errors="coerce").to_numpy(dtype=float)
+    elif overall is not None:  # the overall item: valid answers 1-5 only
+        given = pd.to_numeric(responses[overall.key], errors="coerce").to_numpy(dtype=float)
+        valid_codes = np.array(sorted(form.scale.valid_codes), dtype=float)
+        given = np.where(np.isin(given, valid_codes), given, np.nan)
+        outcome = f"overall item {overall.key}"
     position = {key: i for i, key in enumerate(keys)}
     parts = []
     for factor in form.factors:

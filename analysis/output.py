@@ -27,6 +27,7 @@ from analysis.spreadsheets import write_csv, write_xlsx
 __all__ = [
     "OUTPUT_REFUSED",
     "RESULT_NUMBER_FORMATS",
+    "TOTALS_NOTE",
     "check_out",
     "help_epilog",
     "run_notes",
@@ -49,6 +50,14 @@ def help_epilog() -> str:
         "with-replacement SRS variance), deff (V over the SRS variance, see --deff), df,",
         "suppressed, suppression_reason, flags, ci_method (method used), ci_note, version.",
         "Rows are never dropped: suppressed rows say why (NCHS 2017 presentation standard).",
+        "",
+        "\b",
+        "Names: a unit code column (agency_code, counter_code, field_code, procedure_code) is",
+        "followed by its name (agency_name, ...; agency_code also by agency_parent_code and",
+        "agency_parent_name) when the export has name columns or --names gives them.",
+        "Totals: every --by grouping ends with the rows of the whole selection, its group",
+        "columns (all), estimated from the same count table (--no-total leaves them out).",
+        "Several --by: a first column grouping says which rows belong to which.",
         "",
         "\b",
         "suppression_reason:",
@@ -104,6 +113,11 @@ def check_out(out: str) -> None:
         )
 
 
+TOTALS_NOTE = (
+    "every grouping ends with the rows of the whole selection, its group columns (all); they "
+    "are estimated from the same count table, not summed from the groups' rows"
+)
+
 RESULT_NUMBER_FORMATS: dict[str, str] = {
     "estimate": "0.000",
     "se": "0.0000",
@@ -154,6 +168,8 @@ def run_notes(
     design: Design,
     weighting: str,
     settings: Mapping[str, Any],
+    names: str | None = None,
+    totals: bool = False,
 ) -> dict[str, str]:
     """The ``Notes`` sheet of an XLSX result: what was computed, how, and what flags mean."""
     notes = {
@@ -161,11 +177,13 @@ def run_notes(
         "form": str(form.id),
         "form version": str(form.version),
         "groupings": "; ".join(by_specs) or "(all)",
+        **({"totals": TOTALS_NOTE} if totals else {}),
         "design": (
             f"strata={design.strata or 'none'}, PSU={design.psu or 'each response'}, "
             f"fpc={design.fpc or 'none'}, lonely PSU={design.lonely_psu}, df={design.df}"
         ),
         "weighting": weighting,
+        **({"unit names": names} if names is not None else {}),
         "index version": str(settings["version"]),
         "confidence interval": f"{settings['ci']} at {100 * float(settings['confidence']):g}%",
         "design effect": f"deff={settings['deff']}",

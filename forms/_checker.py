@@ -17,7 +17,8 @@ __all__ = ["RESERVED_KEYS", "Checker", "join", "type_name"]
 
 RESERVED_KEYS = frozenset(
     "response_id submitted_at form_id form_version agency_code counter_code field_code "
-    "procedure_code channel flags comment".split()
+    "procedure_code channel flags comment agency_name agency_parent_code agency_parent_name "
+    "counter_name field_name procedure_name".split()
 )
 """Column names of the wide export that no item, factor or aspect may use (except the comment)."""
 

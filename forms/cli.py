@@ -81,6 +81,7 @@ def form_structure(form: Form) -> dict[str, Any]:
         "expectation_scale": (
             form.expectation_scale.to_dict() if form.expectation_scale is not None else None
         ),
+        "overall_item": form.overall_item.key if form.overall_item is not None else None,
         "expectation_items": [i.key for i in form.expectation_items],
         "profile_items": [
             {"key": i.key, "choices": [c.to_dict() for c in i.choices]} for i in form.profile_items
@@ -120,6 +121,13 @@ def form_outline(form: Form) -> str:
         for key in f.item_keys:
             item = form.item(key)
             lines += [f"    {key}: {item.text.vi}", f"    {' ' * len(key)}  {item.text.en}"]
+    if form.overall_item is not None:
+        item = form.overall_item
+        lines += [
+            "",
+            "Hài lòng chung (không là tiêu chí) / Overall satisfaction (not a criterion):",
+            f"  {item.key}: {item.text.vi} / {item.text.en}",
+        ]
     if form.expectation_scale is not None and form.expectation_items:
         lines += ["", "Mong đợi / Expectations: " + _labels(form.expectation_scale.choices)]
         lines += [f"  {i.key}: {i.text.vi} / {i.text.en}" for i in form.expectation_items]

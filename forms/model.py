@@ -31,7 +31,7 @@ __all__ = [
     "TopLevel",
 ]
 
-ItemKind = Literal["rating", "expectation", "profile", "comment"]
+ItemKind = Literal["rating", "overall", "expectation", "profile", "comment"]
 TopLevel = Literal["factors", "aspects"]
 
 
@@ -130,8 +130,8 @@ class Item:
 
     ``key`` is the stable answer-column name. ``factor`` is set for rating items only.
     ``choices`` are the valid answer codes: the rating scale including not applicable (0) for
-    rating items, the expectation scale, or the profile item's own choices; empty for the
-    comment. ``max_length`` is set for the comment only.
+    rating items and the overall-satisfaction item, the expectation scale, or the profile
+    item's own choices; empty for the comment. ``max_length`` is set for the comment only.
     """
 
     key: str
@@ -227,7 +227,12 @@ class Form:
     aspects, factors : tuple
         The item → factor → aspect tree; ``aspects`` may be empty.
     rating_items, expectation_items, profile_items : tuple[Item, ...]
-        The items with answer codes, in form order.
+        The items with answer codes, in form order. The rating items are the criteria of the
+        indices.
+    overall_item : Item or None
+        The optional overall-satisfaction question (kind ``"overall"``): answered on the rating
+        scale like a criterion but not a criterion, so it enters no index; key drivers take it
+        as their outcome (:func:`analysis.key_drivers`).
     expectation_scale : ExpectationScale or None
         The answer scale of the expectation items.
     comment : Item or None
@@ -255,6 +260,7 @@ class Form:
     profile_items: tuple[Item, ...]
     comment: Item | None
     aggregation: Aggregation
+    overall_item: Item | None = None
     content_hash: str = field(init=False)
     rating_keys: tuple[str, ...] = field(init=False, repr=False)
     _items: Mapping[str, Item] = field(init=False, repr=False)
@@ -266,7 +272,8 @@ class Form:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rating_keys", tuple(i.key for i in self.rating_items))
-        items = {i.key: i for i in (*self.rating_items, *self.expectation_items)}
+        overall = () if self.overall_item is None else (self.overall_item,)
+        items = {i.key: i for i in (*self.rating_items, *overall, *self.expectation_items)}
         items.update({i.key: i for i in self.profile_items})
         object.__setattr__(
             self, "_allowed", MappingProxyType({k: i.codes for k, i in items.items()})
@@ -301,9 +308,11 @@ class Form:
 
     @property
     def item_keys(self) -> tuple[str, ...]:
-        """Answer columns in form order: rating, expectation, then profile items."""
+        """Answer columns in form order: rating, overall, expectation, then profile items."""
+        overall = () if self.overall_item is None else (self.overall_item,)
         return tuple(
-            i.key for i in (*self.rating_items, *self.expectation_items, *self.profile_items)
+            i.key
+            for i in (*self.rating_items, *overall, *self.expectation_items, *self.profile_items)
         )
 
     def item(self, key: str) -> Item:
@@ -377,6 +386,11 @@ class Form:
             ]
             factors.append(entry)
         data["factors"] = factors
+        if self.overall_item is not None:
+            data["overall"] = {
+                "key": self.overall_item.key,
+                "text": self.overall_item.text.to_dict(),
+            }
         if self.expectation_scale is not None:
             data["expectation_scale"] = self.expectation_scale.to_dict()
         if self.expectation_items:

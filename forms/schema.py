@@ -94,6 +94,10 @@ def _build(data: Mapping[str, Any]) -> Form:
         )
         for a in data.get("aspects", ())
     )
+    overall = None
+    if "overall" in data:
+        o = data["overall"]
+        overall = Item(o["key"], "overall", _text(o["text"]), None, scale.choices)
     expectation_scale = None
     if "expectation_scale" in data:
         e = data["expectation_scale"]
@@ -142,6 +146,7 @@ def _build(data: Mapping[str, Any]) -> Form:
         profile_items=profile_items,
         comment=comment,
         aggregation=aggregation,
+        overall_item=overall,
     )
 
 

@@ -30,7 +30,7 @@ __all__ = [
 
 _TOP_KEYS = (
     "id version title intro thanks scale aspects factors expectation_scale expectations "
-    "profile comment aggregation"
+    "profile comment aggregation overall"
 ).split()
 
 _REQUIRED_TOP = ("id", "version", "title", "intro", "thanks", "scale", "factors")
@@ -151,6 +151,17 @@ class _FormChecker(Checker):
             if high is not None and codes and high not in codes:
                 self.add(where, f"{high} is not one of the choice codes {codes}")
 
+    def overall(self, value: object) -> None:
+        """The overall-satisfaction item: one table ``[overall]`` with ``key`` and ``text``."""
+        if isinstance(value, list):
+            self.add(
+                "overall",
+                f"{len(value)} overall-satisfaction items: a form has at most one, written as "
+                "one [overall] table",
+            )
+            return
+        self.keyed_text(value, "overall", ())
+
     def comment(self, value: object) -> None:
         comment = self.table(value, "comment", ("key", "text", "max_length"), ("text",))
         if comment is None:
@@ -216,6 +227,8 @@ def validate_form_data(data: Mapping[str, Any]) -> list[Problem]:
     for i, key in enumerate(aspects):
         if key not in used:
             c.add(join("aspects", i), f"aspect {key!r} has no factors")
+    if "overall" in top:
+        c.overall(top["overall"])
     if "expectation_scale" in top:
         c.expectation_scale(top["expectation_scale"])
     if "expectations" in top:

@@ -1,8 +1,10 @@
 """The wide export of responses (``sipas export responses``), which ``sipas analyze`` reads.
 
 One row per response; the columns, in this order (docs/architecture.md, "The wide export"):
-:data:`META_COLUMNS`, then one column per item key of the form (rating, expectation and profile
-items in form order; integer codes, blank when skipped), then ``comment``. When several versions
+:data:`META_COLUMNS`, then :data:`NAME_COLUMNS` (the units' Vietnamese names and the agency's
+parent, as the catalogue has them when the export is written), then one column per item key of
+the form (rating, expectation and profile items in form order; integer codes, blank when
+skipped), then ``comment``. When several versions
 of the form have responses, the newest version's keys come first, then keys that only older
 versions have.
 
@@ -26,7 +28,7 @@ from survey.privacy import mask_personal_numbers
 from survey.quality import format_flags
 from survey.repository import StoredResponse
 
-__all__ = ["META_COLUMNS", "export_columns", "export_responses", "iter_rows"]
+__all__ = ["META_COLUMNS", "NAME_COLUMNS", "export_columns", "export_responses", "iter_rows"]
 
 META_COLUMNS: tuple[str, ...] = (
     "response_id",
@@ -40,6 +42,16 @@ META_COLUMNS: tuple[str, ...] = (
     "channel",
     "flags",
 )
+NAME_COLUMNS: tuple[str, ...] = (
+    "agency_name",
+    "agency_parent_code",
+    "agency_parent_name",
+    "counter_name",
+    "field_name",
+    "procedure_name",
+)
+"""Names of the coded units (``name_vi``) and the agency's parent, read by ``sipas analyze``
+(older exports do not have them)."""
 PAGE_SIZE = 2000
 
 
@@ -58,7 +70,7 @@ def export_columns(form_id: str) -> list[str]:
         for key in repository.load_form(form_id, version).item_keys:
             if key not in keys:
                 keys.append(key)
-    return [*META_COLUMNS, *keys, "comment"]
+    return [*META_COLUMNS, *NAME_COLUMNS, *keys, "comment"]
 
 
 def _iso(moment: datetime) -> str:
@@ -84,9 +96,14 @@ def iter_rows(
 ) -> Iterator[list[Any]]:
     """The header, then one list of cell values per response (``None`` for blank cells)."""
     columns = export_columns(form_id)
-    item_keys = columns[len(META_COLUMNS) : -1]
+    item_keys = columns[len(META_COLUMNS) + len(NAME_COLUMNS) : -1]
     yield columns
+    names = repository.unit_names()
+    agencies, counters, fields, procedures = (
+        names[kind] for kind in ("agency", "counter", "field", "procedure")
+    )
     for r in _stored_pages(form_id, since, until):
+        agency_name, parent = agencies.get(r.agency_code, (None, None))
         yield [
             str(r.uuid),
             _iso(r.submitted_at),
@@ -98,6 +115,12 @@ def iter_rows(
             r.procedure_code,
             r.channel,
             format_flags(r.flags),
+            agency_name,
+            parent,
+            None if parent is None else agencies.get(parent, (None, None))[0],
+            counters.get(r.counter_code, (None, None))[0],
+            fields.get(r.field_code, (None, None))[0],
+            procedures.get(r.procedure_code, (None, None))[0],
             *(r.answers.get(key) for key in item_keys),
             None if r.comment is None else mask_personal_numbers(r.comment),  # older rows
         ]

@@ -210,7 +210,8 @@ def answer_minutes(form: forms.Form) -> int:
     words, 128 s of reading and 64 s of answering, 3 minutes. The form page and the printed QR
     sheets both say it, so the two agree.
     """
-    items = [*form.rating_items, *form.expectation_items, *form.profile_items]
+    overall = [] if form.overall_item is None else [form.overall_item]
+    items = [*form.rating_items, *overall, *form.expectation_items, *form.profile_items]
     words = sum(len(item.text["vi"].split()) for item in items)
     labels = [*form.scale.points, form.scale.not_applicable]
     if form.expectation_scale is not None:
@@ -222,7 +223,8 @@ def answer_minutes(form: forms.Form) -> int:
 
 
 def sections(form: forms.Form, language: str) -> list[Section]:
-    """The form's questions grouped for display: factors, expectations, then the profile."""
+    """The form's questions grouped for display: factors, the overall-satisfaction question
+    (rated on the same scale), expectations, then the profile."""
     by_key = {item.key: item for item in form.rating_items}
     result: list[Section] = []
     number = 0
@@ -232,6 +234,11 @@ def sections(form: forms.Form, language: str) -> list[Section]:
         for key in factor.item_keys:
             number += 1
             section.questions.append((number, by_key[key]))
+        result.append(section)
+    if form.overall_item is not None:
+        number += 1
+        section = Section(_("Overall satisfaction"), "r", None)
+        section.questions.append((number, form.overall_item))
         result.append(section)
     if form.expectation_items:
         scale = form.expectation_scale

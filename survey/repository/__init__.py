@@ -38,6 +38,7 @@ from survey.repository.catalogue import (
     list_counters,
     list_fields,
     list_procedures,
+    unit_names,
 )
 from survey.repository.errors import (
     ConflictingResubmission,
@@ -98,6 +99,7 @@ __all__ = [
     "list_counters",
     "list_fields",
     "list_procedures",
+    "unit_names",
     "list_responses",
     "load_form",
     "record_form_version",

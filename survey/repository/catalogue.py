@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from survey.extensions import db
 from survey.models import Agency, Counter, Field, Procedure
@@ -17,6 +17,7 @@ __all__ = [
     "list_counters",
     "list_fields",
     "list_procedures",
+    "unit_names",
 ]
 
 
@@ -81,3 +82,22 @@ def list_procedures(*, field_code: str | None = None) -> list[Procedure]:
     if field_code is not None:
         query = query.join(Procedure.field).where(Field.code == field_code)
     return list(db.session.scalars(query))
+
+
+def unit_names() -> dict[str, dict[str, tuple[str, str | None]]]:
+    """Every unit's Vietnamese name, by kind and code: ``{"agency": {code: (name_vi,
+    parent_code)}, "counter": …, "field": …, "procedure": …}`` (parent ``None`` except for
+    agencies below another one). Four plain queries, for exports and result tables."""
+    parent = aliased(Agency)
+    agencies = db.session.execute(
+        select(Agency.code, Agency.name_vi, parent.code).outerjoin(
+            parent, Agency.parent_id == parent.id
+        )
+    )
+    names: dict[str, dict[str, tuple[str, str | None]]] = {
+        "agency": {code: (name, parent_code) for code, name, parent_code in agencies}
+    }
+    for kind, model in (("counter", Counter), ("field", Field), ("procedure", Procedure)):
+        rows = db.session.execute(select(model.code, model.name_vi))
+        names[kind] = {code: (name, None) for code, name in rows}
+    return names

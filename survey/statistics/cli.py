@@ -3,7 +3,8 @@
 The count table comes from SQL ``GROUP BY`` (:func:`survey.statistics.build_counts`); the
 statistics are those of ``sipas analyze`` (:func:`analysis.satisfaction_indices`), whose
 options this command shares (``--form``, ``--by``, ``--strata``, ``--psu``, ``--ci``,
-``--level``, ``--index-version``, ``--df``, ``--lonely-psu``, ``--deff``, ``--out``). The
+``--level``, ``--index-version``, ``--df``, ``--lonely-psu``, ``--deff``, ``--total``,
+``--out``). The
 database holds no weights, so the design effect is the with-replacement one (``--deff auto``)
 and the reliability rule reads the NCHS effective sample size, which needs no population
 size. Example::
@@ -12,7 +13,9 @@ size. Example::
         --strata agency_code --psu counter_code --since 2024-01-01 --out result.csv
 
 As there, ``--by`` is repeatable and every grouping comes from one count table (one
-``GROUP BY`` statement); the output has the same columns as ``sipas analyze``'s. The count
+``GROUP BY`` statement); the output has the same columns as ``sipas analyze``'s, the units'
+names (and the agency's parent) taken from the catalogue's ``agencies``, ``counters``,
+``fields`` and ``procedures`` tables. The count
 table is read from the summary of ``sipas aggregates`` when it holds the form (plus the
 responses stored since its last refresh); the command says when it reads the responses
 instead (no summary, another definition of the form, or ``--raw``).
@@ -32,6 +35,7 @@ from analysis.cli import analyze as export_analyze
 from analysis.cli import indices_by_groupings
 from analysis.design import Design
 from analysis.errors import AnalysisError
+from analysis.names import add_names, catalogue_names
 from analysis.output import check_out, run_notes, write_table
 from survey.quality import FLAGS
 from survey.statistics.columns import COLUMNS, PERIODS
@@ -51,6 +55,7 @@ _SHARED = (
     "df_rule",
     "lonely_psu",
     "deff_kind",
+    "total",
     "out",
 )
 
@@ -162,6 +167,7 @@ def analyze_db(
     df_rule: str,
     lonely_psu: str,
     deff_kind: str,
+    total: bool,
     out: str,
     since: datetime | None,
     until: datetime | None,
@@ -216,9 +222,13 @@ def analyze_db(
                 ci=ci,
                 confidence=confidence,
                 deff=deff_kind,
+                total=total,
             )
         except (StatisticsQueryError, AnalysisError) as exc:
             raise click.ClickException(str(exc)) from None
+        from survey.repository import unit_names
+
+        table = add_names(table, catalogue_names(unit_names(), all_by))
     notes = run_notes(
         source="database" + (f", agency subtree {agency}" if agency else ""),
         form=form,
@@ -226,6 +236,8 @@ def analyze_db(
         design=design,
         weighting="none (each response once)",
         settings={"version": index_version, "ci": ci, "confidence": confidence, "deff": deff_kind},
+        names="from the catalogue (agencies, counters, fields, procedures)",
+        totals=total and any(groupings),
     )
     where = write_table(table, out, notes=notes)
     if counts.attrs["source"] == "summary":

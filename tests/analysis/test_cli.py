@@ -39,7 +39,10 @@ def test_analyze_writes_long_table(export: Path, tmp_path: Path):
     assert list(table.columns[:3]) == ["agency_code", "period", "level"]
     groups = table[["agency_code", "period"]].drop_duplicates()
     assert len(table) == len(groups) * (22 + 5 + 1)
-    assert set(table["period"].str[-2:]) <= {"Q1", "Q2", "Q3", "Q4"}
+    total = table[table["agency_code"] == "(all)"]
+    assert len(total) == 28 and (total["period"] == "(all)").all()
+    assert table.index[-28:].equals(total.index)  # the grouping ends with its total
+    assert set(table["period"].str[-2:]) <= {"Q1", "Q2", "Q3", "Q4", "l)"}
     assert (table["version"] == "B").all()
     assert "index version B" in res.output
 
@@ -197,7 +200,7 @@ def test_analyze_csv_output_neutralizes_formulas(injected_export: Path, tmp_path
     import csv
 
     with out.open(encoding="utf-8-sig", newline="") as handle:
-        labels = {row["agency_code"] for row in csv.DictReader(handle)}
+        labels = {row["agency_code"] for row in csv.DictReader(handle)} - {"(all)"}
     # the reader strips stray spaces around text values, as it always has
     assert labels <= {"'" + p.strip() for p in PAYLOADS} | {"'" + p for p in PAYLOADS}
     assert all(label.startswith("'") for label in labels) and len(labels) >= 3
@@ -224,7 +227,7 @@ def test_analyze_xlsx_output(injected_export: Path, tmp_path: Path):
     header = [c.value for c in sheet[1]]
     labels = {
         row[header.index("agency_code")] for row in sheet.iter_rows(min_row=2, values_only=True)
-    }
+    } - {"(all)"}
     assert all(label.startswith("'") for label in labels)
     estimate = sheet.cell(row=2, column=header.index("estimate") + 1)
     assert isinstance(estimate.value, float) and estimate.number_format == "0.000"

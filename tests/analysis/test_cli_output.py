@@ -38,8 +38,8 @@ def test_out_dash_writes_csv_to_standard_output(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     res = _run(_responses("base"), "--form", "sipas-2017", "--by", "agency_code", "--out", "-")
     table = _table(res)
-    assert len(table) == 30 * 28 and table.columns[0] == "agency_code"
-    assert "840 rows written to standard output" in res.stderr
+    assert len(table) == 31 * 28 and table.columns[0] == "agency_code"  # 30 agencies, total
+    assert "868 rows written to standard output" in res.stderr
     assert "written" not in res.stdout
     assert not (tmp_path / "-").exists()
     res = _run(_responses("base"), "--form", "sipas-2017", "--out", str(tmp_path / "r.csv"))

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from openpyxl import load_workbook
 
-from survey.exporting import META_COLUMNS, export_columns
+from survey.exporting import META_COLUMNS, NAME_COLUMNS, export_columns
 from survey.repository import load_form, save_response
 from survey.submissions import Submission
 
@@ -20,9 +20,10 @@ T0 = datetime(2024, 3, 1, 8, 30, tzinfo=UTC)
 
 @pytest.fixture
 def stored(app, make_agency, make_field, make_counter):
-    agency = make_agency("STP")
-    field = make_field("HT")
-    make_counter("Q1", agency=agency, field=field)
+    province = make_agency("TINH", name_vi="Tỉnh Đồng Nai", level="province")
+    agency = make_agency("STP", name_vi="Sở Tư pháp", parent=province)
+    field = make_field("HT", name_vi="Hộ tịch")
+    make_counter("Q1", agency=agency, field=field, name_vi="Quầy 1")
     subs = [
         Submission(
             uuid=uuid.UUID(int=1),
@@ -53,8 +54,8 @@ def test_columns_follow_the_architecture(app):
     with app.app_context():
         columns = export_columns("sipas-counter")
         form = load_form("sipas-counter")
-    assert columns == [*META_COLUMNS, *form.item_keys, "comment"]
-    assert columns[:10] == [
+    assert columns == [*META_COLUMNS, *NAME_COLUMNS, *form.item_keys, "comment"]
+    assert columns[:16] == [
         "response_id",
         "submitted_at",
         "form_id",
@@ -65,6 +66,12 @@ def test_columns_follow_the_architecture(app):
         "procedure_code",
         "channel",
         "flags",
+        "agency_name",
+        "agency_parent_code",
+        "agency_parent_name",
+        "counter_name",
+        "field_name",
+        "procedure_name",
     ]
 
 
@@ -87,8 +94,11 @@ def test_csv_export(app, runner, stored):
         "",
     )
     assert first["comment"] == 'Tốt, "nhanh"\nvà gọn'
+    names = [first[c] for c in NAME_COLUMNS]
+    assert names == ["Sở Tư pháp", "TINH", "Tỉnh Đồng Nai", "Quầy 1", "Hộ tịch", ""]
     # no answer and no comment: flagged empty
     assert second["counter_code"] == "" and second["flags"] == "empty" and second["comment"] == ""
+    assert (second["agency_name"], second["counter_name"]) == ("Sở Tư pháp", "")
     assert "Exported 2 response(s)." in result.stderr
 
 
@@ -116,6 +126,8 @@ def test_xlsx_round_trip(app, runner, stored, tmp_path):
     assert first["e1_1"] == 5 and first["e2_1"] == 0 and first["e1_2"] is None
     assert first["submitted_at"] == "2024-03-01T08:30:00Z"
     assert first["comment"] == 'Tốt, "nhanh"\nvà gọn'
+    names = [first[c] for c in NAME_COLUMNS]
+    assert names == ["Sở Tư pháp", "TINH", "Tỉnh Đồng Nai", "Quầy 1", "Hộ tịch", None]
     assert len(rows) == 3
 
 

@@ -45,7 +45,7 @@ def test_one_grouping_matches_analyze_on_the_export(runner, seeded, tmp_path, ve
     assert_same_tables(got, want, ["field_code"])
 
 
-def test_several_groupings_stack_like_analyze(runner, seeded, tmp_path) -> None:
+def test_several_groupings_stack_like_analyze(app, runner, seeded, tmp_path) -> None:
     options = ["--form", "sipas-counter", "--by", "agency_code", "--by", "period:month", *DESIGN]
     out_db, out_export = tmp_path / "db.csv", tmp_path / "export.csv"
     result = runner.invoke(["analyze-db", *options, "--out", str(out_db)])
@@ -58,6 +58,22 @@ def test_several_groupings_stack_like_analyze(runner, seeded, tmp_path) -> None:
     got, want = pd.read_csv(out_db), pd.read_csv(out_export)
     assert list(got.columns) == list(want.columns)
     assert set(got["grouping"]) == {"agency_code", "period"}
+    assert list(got.columns[1:5]) == [
+        "agency_code", "agency_name", "agency_parent_code", "agency_parent_name"
+    ]  # fmt: skip
+    with app.app_context():
+        from survey.repository import list_agencies
+
+        catalogue = {
+            a.code: (a.name_vi, a.parent.code if a.parent else None) for a in list_agencies()
+        }
+    units = got[got["agency_code"].notna() & (got["agency_code"] != "(all)")]
+    assert len(units) > 0
+    for code, name, parent in units[
+        ["agency_code", "agency_name", "agency_parent_code"]
+    ].itertuples(index=False):
+        assert (name, None if pd.isna(parent) else parent) == catalogue[code]
+    assert (got.groupby("grouping").tail(1)[["agency_code", "period"]] == "(all)").sum().sum() == 2
     for grouping in ("agency_code", "period"):
         assert_same_tables(
             got[got["grouping"] == grouping].drop(columns="grouping"),
@@ -96,7 +112,9 @@ def test_selection_options_and_flag_report(runner, seeded, tmp_path) -> None:
         "(flags honeypot" in result.output
     )
     table = pd.read_csv(out)
-    assert set(table["agency_code"]) == set(in_subtree["agency_code"])
+    assert set(table["agency_code"]) == set(in_subtree["agency_code"]) | {"(all)"}
+    whole = table[(table["level"] == "sipas") & (table["agency_code"] == "(all)")]
+    assert whole["n"].iloc[0] == len(in_subtree) - excluded  # the total: the whole selection
     sipas = table[(table["level"] == "sipas") & (table["agency_code"] == "H_AN_PHU")]
     assert sipas["n"].iloc[0] <= (in_subtree["agency_code"] == "H_AN_PHU").sum()
 

@@ -141,7 +141,7 @@ def _load_form(spec: str) -> Any:
 
 
 @click.command("analyze", epilog=help_epilog())
-@click.argument("responses", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("responses", type=click.Path(exists=True, dir_okay=True, path_type=Path))
 @click.option("--form", "form_spec", required=True, help="Form id (id@version) or TOML file.")
 @click.option(
     "--by",

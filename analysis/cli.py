@@ -414,6 +414,11 @@ def _counts_on_dask(
     """The count table built on a Dask cluster (:mod:`analysis.distributed`)."""
     from functools import partial
 
+    try:
+        from distributed import CancelledError, KilledWorker
+    except ImportError:
+        raise click.UsageError("--engine dask needs Dask: pip install 'sipas[dask]'") from None
+
     from analysis.distributed import counts_on_cluster, dask_client
 
     prepare = partial(_prepare_partition, form_id=form.id, by_specs=by_specs)
@@ -422,6 +427,15 @@ def _counts_on_dask(
             return counts_on_cluster(
                 client, responses, columns, form, design, prepare, by, (index_version,)
             )
+    except KilledWorker as exc:  # a worker died on a task, e.g. out of memory
+        raise click.ClickException(
+            f"--engine dask: a worker died while counting ({exc}); if it ran out of memory, "
+            "partition the export into smaller files (e.g. --partition-by year,month,agency)"
+        ) from None
+    except CancelledError as exc:
+        raise click.ClickException(
+            f"--engine dask: the cluster cancelled the run ({exc})"
+        ) from None
     except OSError as exc:  # no scheduler at that address, a timeout
         raise click.ClickException(f"--scheduler {scheduler}: {exc}") from None
 

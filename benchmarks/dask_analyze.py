@@ -8,7 +8,7 @@
    rows is ever held. Skipped when the dataset of this N and seed is already there.
 2. Runs ``sipas analyze DATASET --engine dask --scheduler ADDRESS`` under ``/usr/bin/time -v``
    against a new ``LocalCluster`` of ``--workers`` worker processes (one thread each), and
-   reads every worker's peak RSS (``getrusage``) after the run.
+   reads every worker's peak RSS (``VmHWM``) before and after the run.
 3. Runs ``sipas analyze DATASET`` (the in-process engine) under ``/usr/bin/time -v``: wall time
    and the whole process's peak RSS.
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shlex
 import sys
 import time
@@ -104,9 +103,19 @@ def write_dataset(root: Path, n: int, seed: int, chunk: int) -> dict[str, object
     }
 
 
+def _high_water_kib() -> int:
+    """This process's peak resident memory in KiB (``VmHWM``: of this address space only, unlike
+    ``getrusage``, whose maximum a spawned worker inherits from the process that started it)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def _worker_peaks(client) -> dict[str, float]:
-    """Peak RSS of every worker process in MiB (Linux ru_maxrss is in KiB)."""
-    peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """Peak resident memory of every worker process in MiB."""
+    peaks = client.run(_high_water_kib)
     return {address: round(kib / 1024, 1) for address, kib in peaks.items()}
 
 

@@ -35,6 +35,7 @@ import pandas as pd
 from analysis.counts import counts_from_responses
 from analysis.design import Design, LonelyPSU
 from analysis.errors import AnalysisError
+from analysis.exports import export_columns as _export_columns
 from analysis.exports import read_export as _read
 from analysis.frames import period_of
 from analysis.indices import CIMethod, DeffKind, satisfaction_indices
@@ -64,6 +65,7 @@ __all__ = [
 PERIOD_GRANULARITIES = ("month", "quarter", "year")
 ALL_GROUPS = "(all)"
 FRAME_METHODS = ("poststratify", "rake")
+ENGINES = ("local", "dask")
 
 
 def read_export(
@@ -165,7 +167,7 @@ def _load_form(spec: str) -> Any:
 
 
 @click.command("analyze", epilog=help_epilog())
-@click.argument("responses", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("responses", type=click.Path(exists=True, dir_okay=True, path_type=Path))
 @click.option("--form", "form_spec", required=True, help="Form id (id@version) or TOML file.")
 @click.option(
     "--by",
@@ -256,6 +258,22 @@ def _load_form(spec: str) -> Any:
     "(default: the export's agency_name, field_name, ... columns).",
 )
 @click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="local",
+    show_default=True,
+    help="local: read the export into this process. dask: build the count table on a Dask "
+    "cluster, one Parquet file of the dataset per task (Parquet file or dataset directory "
+    "only; not with --frame).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="ADDRESS",
+    help="With --engine dask: the scheduler to use, e.g. tcp://10.0.0.5:8786 (default: a "
+    "local cluster of one worker process per CPU).",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, allow_dash=True),
     required=True,
@@ -286,6 +304,8 @@ def analyze(
     seed: int,
     total: bool,
     names_file: Path | None,
+    engine: str,
+    scheduler: str | None,
     out: str,
 ) -> None:
     """Compute SIPAS indices (criteria, factors, aspects, overall) with SEs and intervals.
@@ -303,12 +323,15 @@ def analyze(
     form = _load_form(form_spec)
     options = (strata, psu, fpc, weight)
     numbers = [c for c in (weight, fpc) if c]
-    data = read_export(responses, _columns_needed(form, by_specs, options, frame), form, numbers)
-    if "form_id" in data.columns:
-        present = {str(v) for v in data["form_id"].unique()}  # categorical: no per-row strings
-        if present - {form.id}:
-            others = sorted(present - {form.id})[:5]
-            raise click.UsageError(f"the export holds responses of other forms {others}")
+    columns = _columns_needed(form, by_specs, options, frame)
+    if engine == "dask":
+        _check_dask(responses, frame, scheduler)
+        data = _no_rows(responses, columns)
+    else:
+        if scheduler is not None:
+            raise click.UsageError("--scheduler goes with --engine dask")
+        data = read_export(responses, columns, form, numbers)
+        _check_form_ids(data, form.id)
     data, groupings = _groupings(data, by_specs)
     if standings and (len(groupings) != 1 or len(groupings[0]) != 1):
         raise click.UsageError("--rank and --par need exactly one --by with one unit column")
@@ -338,10 +361,16 @@ def analyze(
         "deff": deff_kind,
     }
     try:
-        counts = counts_from_responses(
-            data, form, design, by=all_by, index_versions=(index_version,)
-        )
-        del data
+        if engine == "dask":
+            del data
+            counts = _counts_on_dask(
+                responses, scheduler, columns, form, design, by_specs, all_by, index_version
+            )
+        else:
+            counts = counts_from_responses(
+                data, form, design, by=all_by, index_versions=(index_version,)
+            )
+            del data
         if standings:
             result = satisfaction_indices(counts, form, design, by=groupings[0], **settings)
             table = unit_standings(
@@ -379,6 +408,86 @@ def analyze(
         f"index version {index_version})",
         err=out == "-",
     )
+
+
+def _check_form_ids(data: pd.DataFrame, form_id: str) -> None:
+    """Refuse rows of other forms than ``form_id`` (when the export has a form_id column)."""
+    if "form_id" in data.columns:
+        present = {str(v) for v in data["form_id"].unique()}  # categorical: no per-row strings
+        if present - {form_id}:
+            others = sorted(present - {form_id})[:5]
+            raise click.UsageError(f"the export holds responses of other forms {others}")
+
+
+def _no_rows(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
+    """The export's columns (those of ``columns`` it has) without rows, for the checks."""
+    try:
+        available = _export_columns(path)
+    except AnalysisError as exc:
+        raise click.UsageError(str(exc)) from None
+    wanted = available if columns is None else [c for c in columns if c in available]
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in wanted})
+
+
+def _check_dask(responses: Path, frame: Path | None, scheduler: str | None) -> None:
+    if not (responses.is_dir() or responses.suffix.lower() == ".parquet"):
+        raise click.UsageError(
+            "--engine dask reads Parquet (a file or a dataset directory); write one with "
+            "sipas export responses --format parquet [--partition-by ...]"
+        )
+    if frame is not None:
+        raise click.UsageError(
+            "--frame needs the whole dataset's cell totals before any response's weight is "
+            "known; use --engine local for calibrated weights"
+        )
+    if scheduler is not None and not scheduler.strip():
+        raise click.UsageError("--scheduler: give an address such as tcp://10.0.0.5:8786")
+
+
+def _prepare_partition(data: pd.DataFrame, form_id: str, by_specs: tuple[str, ...]) -> pd.DataFrame:
+    """What the in-process engine does to the whole export, on one file of a dataset."""
+    _check_form_ids(data, form_id)
+    data, _ = _groupings(data, by_specs)
+    return data
+
+
+def _counts_on_dask(
+    responses: Path,
+    scheduler: str | None,
+    columns: list[str] | None,
+    form: Any,
+    design: Design,
+    by_specs: tuple[str, ...],
+    by: list[str],
+    index_version: str,
+) -> pd.DataFrame:
+    """The count table built on a Dask cluster (:mod:`analysis.distributed`)."""
+    from functools import partial
+
+    try:
+        from distributed import CancelledError, KilledWorker
+    except ImportError:
+        raise click.UsageError("--engine dask needs Dask: pip install 'sipas[dask]'") from None
+
+    from analysis.distributed import counts_on_cluster, dask_client
+
+    prepare = partial(_prepare_partition, form_id=form.id, by_specs=by_specs)
+    try:
+        with dask_client(scheduler) as client:
+            return counts_on_cluster(
+                client, responses, columns, form, design, prepare, by, (index_version,)
+            )
+    except KilledWorker as exc:  # a worker died on a task, e.g. out of memory
+        raise click.ClickException(
+            f"--engine dask: a worker died while counting ({exc}); if it ran out of memory, "
+            "partition the export into smaller files (e.g. --partition-by year,month,agency)"
+        ) from None
+    except CancelledError as exc:
+        raise click.ClickException(
+            f"--engine dask: the cluster cancelled the run ({exc})"
+        ) from None
+    except OSError as exc:  # no scheduler at that address, a timeout
+        raise click.ClickException(f"--scheduler {scheduler}: {exc}") from None
 
 
 def indices_by_groupings(

@@ -174,21 +174,75 @@ def export() -> None:
 
 @export.command("responses")
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx", "parquet"]),
+    default="csv",
+    show_default=True,
 )
 @click.option("--form", "form_id", help="Questionnaire id (default: SIPAS_DEFAULT_FORM).")
 @click.option("--since", type=click.DateTime(), help="Submitted at or after (UTC).")
 @click.option("--until", type=click.DateTime(), help="Submitted before (UTC).")
-@click.option("--out", default="-", show_default=True, help="Output file, or - for stdout.")
+@click.option(
+    "--out",
+    default="-",
+    show_default=True,
+    help="Output file, or - for stdout (not for parquet); with --partition-by a directory.",
+)
+@click.option(
+    "--partition-by",
+    "partition_by",
+    default=None,
+    metavar="KEYS",
+    help="Parquet only: write a hive-partitioned dataset directory, e.g. year,agency "
+    "(keys: year, month, agency, field, form).",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="With --partition-by: replace the Parquet dataset already in --out.",
+)
 def export_responses_command(
-    fmt: str, form_id: str | None, since: datetime | None, until: datetime | None, out: str
+    fmt: str,
+    form_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    out: str,
+    partition_by: str | None,
+    overwrite: bool,
 ) -> None:
     """Export responses in the wide format: one row per response, one column per item."""
     from survey.exporting import export_responses
+    from survey.parquet_export import ExportTargetError, export_parquet, partition_columns
 
+    keys = [k.strip() for k in (partition_by or "").split(",") if k.strip()]
+    if keys and fmt != "parquet":
+        raise click.UsageError("--partition-by needs --format parquet")
+    if overwrite and not keys:
+        raise click.UsageError("--overwrite goes with --partition-by (a dataset directory)")
+    if fmt == "parquet" and out == "-":
+        raise click.UsageError(
+            "--format parquet writes a file or, with --partition-by, a directory: give --out"
+        )
+    try:
+        partition_columns(keys)
+    except ExportTargetError as exc:
+        raise click.UsageError(str(exc)) from None
     with _app_context() as app:
         form_id = form_id or app.config["SIPAS_DEFAULT_FORM"]
-        if out == "-":
+        if fmt == "parquet":
+            try:
+                count = export_parquet(
+                    Path(out),
+                    form_id,
+                    since=_utc(since),
+                    until=_utc(until),
+                    partition_by=keys,
+                    overwrite=overwrite,
+                )
+            except ExportTargetError as exc:
+                raise click.UsageError(str(exc)) from None
+        elif out == "-":
             stream = sys.stdout.buffer if fmt == "xlsx" else sys.stdout
             count = export_responses(stream, fmt, form_id, since=_utc(since), until=_utc(until))
         else:

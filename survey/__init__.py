@@ -73,6 +73,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         from survey.reports import warmup
 
         warmup.install(app)
+    refresh_every = app.config["SIPAS_AGGREGATES_REFRESH_SECONDS"]
+    if not isinstance(refresh_every, int | float) or refresh_every < 0:
+        raise ValueError(
+            "SIPAS_AGGREGATES_REFRESH_SECONDS must be a number of seconds (0 turns the "
+            f"background refresh off), not {refresh_every!r}"
+        )
+    if refresh_every > 0 and not app.testing:
+        from survey.statistics import background
+
+        background.install(app, float(refresh_every))
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     csrf.exempt(api.bp)

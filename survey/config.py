@@ -117,6 +117,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Build the reports' default overview in the background when a worker serves its first
         # request (survey.reports.warmup), so the first official does not wait for it.
         "SIPAS_REPORTS_WARMUP": True,
+        # Seconds between refreshes of the statistics summary by the serving workers (one of
+        # them at a time; survey.statistics.background); 0: only `sipas aggregates refresh`.
+        "SIPAS_AGGREGATES_REFRESH_SECONDS": 60,
         # The reports' survey design, a mapping with strata, psu, ... (survey.reports.context);
         # None: strata = agency, each response its own PSU.
         "SIPAS_REPORT_DESIGN": None,

@@ -1,0 +1,121 @@
+"""Keep the summary of sufficient statistics fresh from the serving processes.
+
+Every ``SIPAS_AGGREGATES_REFRESH_SECONDS`` (default 60; ``0`` turns it off) a daemon thread of
+each serving worker, started at the worker's first request (command-line uses of the app serve
+none; testing apps never start it), tries to become the refresher: on PostgreSQL it takes a
+session-level ``pg_try_advisory_lock``, on SQLite a non-blocking ``flock`` on a file beside the
+database. The worker that gets it runs :func:`survey.statistics.summary.refresh` for every form
+with stored responses, as ``sipas aggregates refresh`` would (a form without a summary yet is
+built); the others skip the round. So one refresh runs at a time across the workers (and
+across hosts on PostgreSQL), and a crash or a killed worker leaves the previous summary (each
+form's refresh is one transaction).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+__all__ = ["install", "refresh_once", "refresher_gate", "start_refresher"]
+
+_GATE_KEY = 0x5195A6  # pg_try_advisory_lock key of the background refresher
+
+
+@contextmanager
+def refresher_gate(engine: Engine) -> Iterator[bool]:
+    """Whether this process is the refresher for this round (never waits)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            held = bool(connection.execute(select(func.pg_try_advisory_lock(_GATE_KEY))).scalar())
+            connection.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    connection.execute(select(func.pg_advisory_unlock(_GATE_KEY)))
+                    connection.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield True
+        return
+    path = Path(f"{database}.refresh-lock")
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def refresh_once(app: Flask) -> list[str]:
+    """One round: refresh every form's summary if this process holds the gate; returns what
+    was done, one line per form (empty when another process is the refresher)."""
+    from survey import repository
+    from survey.extensions import db
+    from survey.statistics import summary
+
+    done: list[str] = []
+    with app.app_context(), refresher_gate(db.engine) as held:
+        if not held:
+            return done
+        with db.engine.connect() as connection:
+            form_ids = summary.summarised_forms(connection)
+        for form_id in form_ids:
+            try:
+                form: Any = repository.load_form(form_id)
+            except (KeyError, ValueError):  # responses of a form no longer shipped
+                continue
+            with db.engine.begin() as connection:
+                result = summary.refresh(connection, form)
+            done.append(
+                f"{form_id}: rebuilt" if result.rebuilt else f"{form_id}: {result.added} added"
+            )
+    return done
+
+
+def start_refresher(app: Flask, interval: float) -> threading.Thread:
+    """Run :func:`refresh_once` every ``interval`` seconds (first after a random part of it,
+    so that workers started together do not all try at once) in a daemon thread; errors are
+    logged, never raised. The thread is also ``app.extensions["sipas_aggregates_refresher"]``."""
+    stop = threading.Event()
+
+    def run() -> None:
+        delay = random.uniform(0.1, 1.0) * interval
+        while not stop.wait(delay):
+            try:
+                refresh_once(app)
+            except Exception:  # the database down, a migration not applied yet
+                app.logger.warning("refreshing the statistics summary failed", exc_info=True)
+            delay = interval
+
+    thread = threading.Thread(target=run, name=f"aggregates-refresh-{os.getpid()}", daemon=True)
+    thread.stop = stop  # type: ignore[attr-defined]
+    app.extensions["sipas_aggregates_refresher"] = thread
+    thread.start()
+    return thread
+
+
+def install(app: Flask, interval: float) -> None:
+    """Start :func:`start_refresher` at the worker's first request (once per process)."""
+    started = threading.Event()
+
+    @app.before_request
+    def _start_once() -> None:
+        if not started.is_set():
+            started.set()
+            start_refresher(app, interval)

@@ -51,6 +51,13 @@ def help_epilog() -> str:
         "Rows are never dropped: suppressed rows say why (NCHS 2017 presentation standard).",
         "",
         "\b",
+        "--variance: se, ci_low, ci_high, deff, n_eff and df come from Taylor linearisation",
+        "(default) or from replicate weights (bootstrap, subbootstrap, jk1, jkn, brr; R's",
+        "as.svrepdesign). With replicates df is the rank of the replicate weights of the PSUs",
+        "in the domain minus 1 (R's degf); estimates and n are unchanged. The Notes sheet's",
+        "'variance' line says which was used.",
+        "",
+        "\b",
         "suppression_reason:",
         *_explained(reliability["suppression_reason"]),
         "",
@@ -147,6 +154,7 @@ def run_notes(
     design: Design,
     weighting: str,
     settings: Mapping[str, Any],
+    variance: str = "Taylor linearisation (R svydesign)",
 ) -> dict[str, str]:
     """The ``Notes`` sheet of an XLSX result: what was computed, how, and what flags mean."""
     notes = {
@@ -159,6 +167,7 @@ def run_notes(
             f"fpc={design.fpc or 'none'}, lonely PSU={design.lonely_psu}, df={design.df}"
         ),
         "weighting": weighting,
+        "variance": variance,
         "index version": str(settings["version"]),
         "confidence interval": f"{settings['ci']} at {100 * float(settings['confidence']):g}%",
         "design effect": f"deff={settings['deff']}",

@@ -6,8 +6,9 @@
 
 Modules: :mod:`analysis.design` (Design, Calibration), :mod:`analysis.counts` (the count
 table), :mod:`analysis.estimators` (domain ratios), :mod:`analysis.variance` (linearisation),
-:mod:`analysis.intervals`, :mod:`analysis.reliability`, :mod:`analysis.indices` (the SIPAS
-indices), :mod:`analysis.descriptive` (mean scores, shares), :mod:`analysis.compare`,
+:mod:`analysis.replicates` (replicate-weight variance), :mod:`analysis.intervals`,
+:mod:`analysis.reliability`, :mod:`analysis.indices` (the SIPAS indices),
+:mod:`analysis.descriptive` (mean scores, shares), :mod:`analysis.compare`,
 :mod:`analysis.results`, :mod:`analysis.funnel` (funnel-plot limits),
 :mod:`analysis.drivers` (key drivers), :mod:`analysis.standings`, :mod:`analysis.output`
 (writing result tables); weights are in

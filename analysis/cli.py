@@ -51,6 +51,12 @@ from analysis.names import (
 from analysis.output import check_out, help_epilog, run_notes, weighting_note, write_table
 from analysis.par_index import ScoringError, load_rule
 from analysis.ranking import RankingError
+from analysis.replicates import (
+    ReplicateKind,
+    ReplicateWeights,
+    generate_replicate_weights,
+    read_replicate_weights,
+)
 from analysis.standings import unit_standings
 
 __all__ = [
@@ -66,6 +72,7 @@ PERIOD_GRANULARITIES = ("month", "quarter", "year")
 ALL_GROUPS = "(all)"
 FRAME_METHODS = ("poststratify", "rake")
 ENGINES = ("local", "dask")
+VARIANCE_METHODS = ("linearization", *get_args(ReplicateKind))
 
 
 def read_export(
@@ -242,7 +249,40 @@ def _load_form(spec: str) -> Any:
     show_default=True,
 )
 @click.option("--draws", type=click.IntRange(min=1), default=10_000, show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True, help="Monte Carlo seed.")
+@click.option(
+    "--seed", type=int, default=1, show_default=True, help="Monte Carlo and bootstrap seed."
+)
+@click.option(
+    "--variance",
+    "variance_method",
+    type=click.Choice(VARIANCE_METHODS),
+    default="linearization",
+    show_default=True,
+    help="Standard errors by Taylor linearisation, or by replicate weights as R's "
+    "as.svrepdesign: bootstrap (Canty-Davison, R type='bootstrap'), subbootstrap (Rao-Wu "
+    "n-1), jk1 (no strata), jkn (stratified jackknife), brr (exactly 2 PSUs per stratum). "
+    "Not with --frame.",
+)
+@click.option(
+    "--replicates",
+    "n_replicates",
+    type=click.IntRange(min=2),
+    default=200,
+    show_default=True,
+    help="Number of bootstrap replicates (bootstrap, subbootstrap).",
+)
+@click.option(
+    "--replicate-weights",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV of replicate multipliers instead of drawing them: columns psu (and stratum), "
+    "then one column per replicate (replicate weight / full-sample weight).",
+)
+@click.option(
+    "--replicate-mse",
+    is_flag=True,
+    help="Centre the replicates at the full-sample estimate (R mse=TRUE), not at their mean.",
+)
 @click.option(
     "--total/--no-total",
     default=True,
@@ -306,6 +346,10 @@ def analyze(
     names_file: Path | None,
     engine: str,
     scheduler: str | None,
+    variance_method: str,
+    n_replicates: int,
+    replicate_weights: Path | None,
+    replicate_mse: bool,
     out: str,
 ) -> None:
     """Compute SIPAS indices (criteria, factors, aspects, overall) with SEs and intervals.
@@ -316,6 +360,18 @@ def analyze(
     check_out(out)
     if frame is None and frame_method != "poststratify":
         raise click.UsageError("--frame-method needs --frame")
+    replicated = variance_method != "linearization"
+    if replicated and frame is not None:
+        raise click.UsageError(
+            "--variance with replicates is not available with --frame (calibrated weights): "
+            "use --variance linearization"
+        )
+    if replicated and engine == "dask":
+        raise click.UsageError(
+            "--variance with replicates needs the PSU-level count table: use --engine local"
+        )
+    if not replicated and (replicate_weights is not None or replicate_mse):
+        raise click.UsageError("--replicate-weights and --replicate-mse need --variance")
     if not 0 < confidence < 1:
         raise click.UsageError("--level must be between 0 and 1, e.g. 0.95")
     standings = rank or par_rule is not None
@@ -368,11 +424,23 @@ def analyze(
             )
         else:
             counts = counts_from_responses(
-                data, form, design, by=all_by, index_versions=(index_version,)
+                data,
+                form,
+                design,
+                by=all_by,
+                index_versions=(index_version,),
+                pooled=not replicated,
             )
             del data
+        reps = None
+        if replicated:
+            reps = _replicate_weights(
+                counts, design, variance_method, n_replicates, seed, replicate_weights
+            ).with_mse(replicate_mse)
         if standings:
-            result = satisfaction_indices(counts, form, design, by=groupings[0], **settings)
+            result = satisfaction_indices(
+                counts, form, design, by=groupings[0], replicates=reps, **settings
+            )
             table = unit_standings(
                 result,
                 indicator=indicator,
@@ -383,7 +451,9 @@ def analyze(
                 rule=rule,
             )
         else:
-            table = indices_by_groupings(counts, form, design, groupings, total=total, **settings)
+            table = indices_by_groupings(
+                counts, form, design, groupings, total=total, replicates=reps, **settings
+            )
             if volumes is not None:
                 table = with_coverage(table, groupings, cell_responses, volumes)
     except (AnalysisError, RankingError, ScoringError) as exc:
@@ -397,6 +467,7 @@ def analyze(
         settings=settings,
         names=_names_note(names, names_file),
         totals=total and not standings and any(groupings),
+        variance=_variance_note(reps, seed, replicate_weights),
     )
     for note in names.notes:
         notes[f"names: {note.split(':', 1)[0]}"] = note
@@ -405,7 +476,7 @@ def analyze(
     what = "units" if standings else "rows"
     click.echo(
         f"{len(table)} {what} written to {where} ({len(groupings)} grouping(s), "
-        f"index version {index_version})",
+        f"index version {index_version}, variance: {variance_method})",
         err=out == "-",
     )
 
@@ -501,12 +572,14 @@ def indices_by_groupings(
     confidence: float,
     deff: str = "auto",
     total: bool = False,
+    replicates: ReplicateWeights | None = None,
 ) -> pd.DataFrame:
     """Estimate every grouping from one count table; stack them when there are several.
 
     With ``total``, every grouping that has group columns ends with the rows of the whole
     selection (``by=()``, estimated once from the same count table), its group columns set to
-    :data:`ALL_GROUPS`.
+    :data:`ALL_GROUPS`. With ``replicates`` the SEs come from the replicate weights
+    (:mod:`analysis.replicates`).
     """
 
     def estimate(by: Sequence[str]) -> pd.DataFrame:
@@ -519,6 +592,7 @@ def indices_by_groupings(
             ci=ci,  # type: ignore[arg-type]
             confidence=confidence,
             deff=deff,  # type: ignore[arg-type]
+            replicates=replicates,
         ).table
 
     tables = [estimate(by) for by in groupings]
@@ -679,3 +753,38 @@ def _load_rule(spec: str) -> Any:
         return load_rule(spec)
     except (OSError, ValueError) as exc:
         raise click.UsageError(f"--par {spec}: {exc}") from None
+
+
+def _replicate_weights(
+    counts: pd.DataFrame,
+    design: Design,
+    method: str,
+    replicates: int,
+    seed: int,
+    path: Path | None,
+) -> ReplicateWeights:
+    """The replicate weights of ``--variance``: read from ``path`` or drawn with ``seed``."""
+    from analysis.estimators import prepare
+
+    psu_index = prepare(counts, design).structure.psu
+    kind: Any = method
+    if path is not None:
+        return read_replicate_weights(path, counts, psu_index, kind)
+    return generate_replicate_weights(
+        counts,
+        psu_index,
+        kind,
+        replicates=replicates,
+        rng=np.random.default_rng(seed),
+        lonely_psu=design.lonely_psu,
+    )
+
+
+def _variance_note(reps: ReplicateWeights | None, seed: int, path: Path | None) -> str:
+    """The ``variance`` note of the workbook."""
+    if reps is None:
+        return "Taylor linearisation (R svydesign); df = PSUs - strata with rows in the domain"
+    source = f"read from {path}" if path is not None else f"drawn with seed {seed}"
+    if reps.kind not in ("bootstrap", "subbootstrap") and path is None:
+        source = "one per PSU (jackknife) or Hadamard half-sample (brr)"
+    return f"{reps.describe()}; {source}"

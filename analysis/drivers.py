@@ -27,8 +27,8 @@ respondent's **score on the remaining criteria**, the share of satisfied answers
 valid answers to the criteria outside that factor (the outcome never contains a predictor).
 ``outcome=COLUMN`` (another numeric column of the export) overrides both. The table's
 ``outcome`` column says which. Respondents need a valid answer to every criterion of the model
-and an outcome (listwise deletion; ``n`` says how many). Importances are point estimates: this
-module gives no intervals for them.
+and an outcome (listwise deletion; ``n`` says how many). :func:`key_drivers` gives point
+estimates; :func:`key_driver_intervals` adds bootstrap SEs and percentile intervals.
 
 **Importance–performance.** :func:`importance_performance` crosses each criterion's importance
 with its performance (the criterion index, 0–100) and places it in a quadrant relative to the
@@ -57,6 +57,7 @@ __all__ = [
     "DRIVER_COLUMNS",
     "QUADRANTS",
     "importance_performance",
+    "key_driver_intervals",
     "key_drivers",
     "shapley_r2",
     "weighted_covariance",
@@ -299,3 +300,98 @@ def importance_performance(
     high_p = table["performance"] >= table["performance_mean"]
     table["quadrant"] = [QUADRANTS[(i, p)] for i, p in zip(high_i, high_p, strict=True)]
     return table.reset_index(drop=True)
+
+
+def key_driver_intervals(
+    responses: pd.DataFrame,
+    form: Any,
+    *,
+    outcome: str | None = None,
+    weight: str | None = None,
+    strata: str | None = None,
+    psu: str | None = None,
+    replicates: int = 200,
+    confidence: float = 0.95,
+    seed: int = 1,
+) -> pd.DataFrame:
+    r""":func:`key_drivers` with bootstrap SEs and percentile intervals of the importances.
+
+    The design is resampled as R's ``as.svrepdesign(type="subbootstrap")`` (Rao & Wu 1988 with
+    :math:`m_h = n_h - 1`, :mod:`analysis.replicates`): in replicate :math:`r` every response
+    of PSU :math:`(h,i)` gets the weight :math:`w\,a^{(r)}_{hi}` and the whole analysis
+    (listwise deletion, covariance, Shapley decomposition) is redone. The Rao–Wu rescaling
+    makes the spread of the replicates estimate the sampling spread without a further
+    factor, so
+
+    * ``*_se`` is :math:`\sqrt{\sum_r(\phi^{(r)}-\bar\phi)^2/(R-1)}` and
+    * ``*_low``, ``*_high`` are the :math:`\alpha/2` and :math:`1-\alpha/2` percentiles of
+      the replicates (percentile intervals: the importances are bounded below by 0 and
+      skewed, where :math:`\hat\phi \pm t\,SE` could leave :math:`[0, R^2]`).
+
+    Parameters
+    ----------
+    responses, form, outcome, weight
+        As :func:`key_drivers`.
+    strata, psu : str, optional
+        Design columns (default: one stratum, every response its own PSU).
+    replicates : int
+        Bootstrap replicates :math:`R` (at least 2; a few hundred for percentiles).
+    confidence : float
+        Level of the percentile intervals.
+    seed : int
+        Seed of ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    DataFrame
+        :data:`DRIVER_COLUMNS`, then ``importance_se, importance_low, importance_high,
+        relative_se, relative_low, relative_high``.
+
+    Raises
+    ------
+    AnalysisError
+        As :func:`key_drivers`; unknown design columns; a stratum with a single PSU (the
+        Rao–Wu bootstrap needs two); a bad ``confidence`` or ``replicates``.
+    """
+    from analysis.replicates import generate_replicate_weights
+
+    if not 0 < confidence < 1:
+        raise AnalysisError(f"confidence must be in (0, 1), got {confidence!r}")
+    missing = [c for c in (strata, psu) if c and c not in responses.columns]
+    if missing:
+        raise AnalysisError(f"the responses have no column(s) {missing}")
+    point = key_drivers(responses, form, outcome=outcome, weight=weight)
+    n = len(responses)
+    stratum = responses[strata].astype(str).to_numpy() if strata else np.full(n, "1")
+    unit = responses[psu].astype(str).to_numpy() if psu else np.arange(n).astype(str)
+    labels = pd.DataFrame({"stratum": stratum, "psu": unit})
+    psu_index, _ = pd.factorize(labels["stratum"] + "\x1f" + labels["psu"])
+    reps = generate_replicate_weights(
+        labels,
+        psu_index,
+        "subbootstrap",
+        replicates=replicates,
+        rng=np.random.default_rng(seed),
+    )
+    base = (
+        np.ones(n)
+        if weight is None
+        else pd.to_numeric(responses[weight], errors="coerce").to_numpy(dtype=float)
+    )
+    column = "_replicate_weight"
+    draws = np.empty((len(point), 2, reps.n_replicates))
+    for r in range(reps.n_replicates):
+        weighted = responses.assign(**{column: base * reps.multipliers[psu_index, r]})
+        table = key_drivers(weighted, form, outcome=outcome, weight=column)
+        draws[:, 0, r] = table["importance"].to_numpy()
+        draws[:, 1, r] = table["relative_importance"].to_numpy()
+    alpha = 1 - confidence
+    out = point.copy()
+    for j, name in enumerate(("importance", "relative")):
+        values = draws[:, j, :]
+        out[f"{name}_se"] = np.sqrt(
+            reps.scale * ((values - values.mean(axis=1)[:, None]) ** 2).sum(axis=1)
+        )
+        out[f"{name}_low"] = np.quantile(values, alpha / 2, axis=1)
+        out[f"{name}_high"] = np.quantile(values, 1 - alpha / 2, axis=1)
+    return out

@@ -38,10 +38,12 @@ __all__ = [
     "PreparedCounts",
     "RatioEstimates",
     "RatioSpec",
+    "RatioTerms",
     "domains_by",
     "domains_from_masks",
     "prepare",
     "ratio_estimates",
+    "ratio_terms",
 ]
 
 ValueFn = Callable[[np.ndarray], np.ndarray]
@@ -241,20 +243,27 @@ def _ancestor_chains(
     return chains
 
 
-def ratio_estimates(
-    prep: PreparedCounts, domains: Domains, specs: Sequence[RatioSpec]
-) -> RatioEstimates:
-    """Estimate every spec in every domain, with linearised PSU score totals.
+@dataclass(frozen=True, slots=True, eq=False)
+class RatioTerms:
+    """The count-table rows that enter every (domain, spec) ratio, with their values.
 
-    Raises
-    ------
-    CountTableError
-        A spec names an item absent from the count table (an item nobody answered is simply
-        absent: its estimates are NaN, so pass only items of the form).
+    Row ``rows[i]`` adds :math:`w\\,y_i` to the numerator and :math:`w\\,x_i` to the
+    denominator of estimate ``k[i]`` (column ``d * n_specs + j``).
+    """
+
+    rows: np.ndarray
+    k: np.ndarray
+    y: np.ndarray
+    x: np.ndarray
+    n_estimates: int
+
+
+def ratio_terms(prep: PreparedCounts, domains: Domains, specs: Sequence[RatioSpec]) -> RatioTerms:
+    """The rows, estimate columns and values of every spec in every domain.
+
+    Rows whose numerator and denominator values are both 0 are left out.
     """
     n_specs = len(specs)
-    n_dom = domains.size
-    n_est = n_dom * n_specs
     rows_l, k_l, y_l, x_l = [], [], [], []
     empty = np.zeros(0, dtype=np.int64)
     for j, spec in enumerate(specs):
@@ -270,10 +279,31 @@ def ratio_estimates(
             k_l.append(d[inside] * n_specs + j)
             y_l.append(values_y[inside])
             x_l.append(values_x[inside])
-    rows = np.concatenate(rows_l) if rows_l else empty
-    k = np.concatenate(k_l) if k_l else empty
-    y = np.concatenate(y_l).astype(float) if y_l else np.zeros(0)
-    x = np.concatenate(x_l).astype(float) if x_l else np.zeros(0)
+    return RatioTerms(
+        rows=np.concatenate(rows_l) if rows_l else empty,
+        k=np.concatenate(k_l) if k_l else empty,
+        y=np.concatenate(y_l).astype(float) if y_l else np.zeros(0),
+        x=np.concatenate(x_l).astype(float) if x_l else np.zeros(0),
+        n_estimates=domains.size * n_specs,
+    )
+
+
+def ratio_estimates(
+    prep: PreparedCounts, domains: Domains, specs: Sequence[RatioSpec]
+) -> RatioEstimates:
+    """Estimate every spec in every domain, with linearised PSU score totals.
+
+    Raises
+    ------
+    CountTableError
+        A spec names an item absent from the count table (an item nobody answered is simply
+        absent: its estimates are NaN, so pass only items of the form).
+    """
+    n_specs = len(specs)
+    n_dom = domains.size
+    terms = ratio_terms(prep, domains, specs)
+    n_est = terms.n_estimates
+    rows, k, y, x = terms.rows, terms.k, terms.y, terms.x
     w = prep.w[rows]
     total_y = np.bincount(k, weights=w * y, minlength=n_est)
     total_x = np.bincount(k, weights=w * x, minlength=n_est)

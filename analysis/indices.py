@@ -43,6 +43,12 @@ from analysis.estimators import (
 from analysis.hierarchy import Hierarchy, hierarchy_from_form
 from analysis.intervals import effective_n, share_intervals
 from analysis.reliability import NCHS_2017, ReliabilityRule, assess
+from analysis.replicates import (
+    ReplicateWeights,
+    replicate_df,
+    replicate_estimates,
+    replicate_variance,
+)
 from analysis.results import RESULT_COLUMNS, IndexResult
 from analysis.variance import Linearized, domain_df, variance
 
@@ -77,6 +83,7 @@ def satisfaction_indices(
     parents: Mapping[str, str | None] | None = None,
     rollup_column: str = "agency_code",
     hierarchy: Hierarchy | None = None,
+    replicates: ReplicateWeights | None = None,
 ) -> IndexResult:
     r"""Criterion, factor, aspect and SIPAS indices for every group of ``by``.
 
@@ -116,6 +123,12 @@ def satisfaction_indices(
         Column the parent map applies to.
     hierarchy : Hierarchy, optional
         Override the form's aggregation tree.
+    replicates : ReplicateWeights, optional
+        Replicate weights (:mod:`analysis.replicates`) for the PSUs of ``counts``: the SEs,
+        covariances and df then come from the replicates (R's ``as.svrepdesign``) instead of
+        Taylor linearisation; the estimates, ``n``, and the reference variance of the design
+        effect and of :math:`n^*` do not change. ``counts`` must not be pooled and the design
+        not calibrated.
 
     Returns
     -------
@@ -168,13 +181,22 @@ def satisfaction_indices(
 
     fit = estimate_indicators(prep, domains, tree, version)
     lin = fit.lin
-    var = variance(structure, lin)
     p = lin.estimate
-    se = np.sqrt(var)
-    if design.df == "design":
-        df = np.full(p.size, float(structure.design_df))
+    reps = None
+    if replicates is None:
+        var = variance(structure, lin)
+        if design.df == "design":
+            df = np.full(p.size, float(structure.design_df))
+        else:
+            df = domain_df(structure, lin.present)
     else:
-        df = domain_df(structure, lin.present)
+        reps = replicate_estimates(prep, domains, fit, replicates)
+        var = replicate_variance(reps)
+        if design.df == "design":
+            df = np.full(p.size, float(replicate_df(replicates)))
+        else:
+            df = np.asarray(replicate_df(replicates, lin.present), dtype=float)
+    se = np.sqrt(var)
     n, total_x, is_crit = fit.n, fit.total_x, fit.is_criterion
     with np.errstate(divide="ignore", invalid="ignore"):
         sigma2 = fit.srs_sum / total_x
@@ -215,6 +237,7 @@ def satisfaction_indices(
         df_rule=design.df,
         _structure=structure,
         _lin=lin,
+        _replicates=reps,
     )
 
 
@@ -279,6 +302,12 @@ class IndicatorFit:
 
     ``srs_sum`` is :math:`\\sum w (y-\\hat R x)^2` for shares and version-B indices and the
     binomial :math:`\\hat N\\hat\\theta(1-\\hat\\theta)` for version-A indices.
+
+    ``specs``, ``combine`` and ``norm`` say how the estimates follow from domain totals, for
+    re-estimation under other weights (:mod:`analysis.replicates`): with :math:`\\hat R` the
+    ratios of :func:`~analysis.estimators.ratio_estimates` for ``specs``, the estimates are
+    ``(combine.T @ R) / norm`` (``combine`` sparse: a NaN ratio only reaches the estimates
+    whose coefficient on it is stored).
     """
 
     lin: Linearized
@@ -289,6 +318,9 @@ class IndicatorFit:
     total_x: np.ndarray
     srs_sum: np.ndarray
     is_criterion: np.ndarray
+    specs: tuple[RatioSpec, ...] = ()
+    combine: sp.csc_matrix | None = None
+    norm: np.ndarray | None = None
 
 
 def estimate_indicators(
@@ -314,10 +346,14 @@ def estimate_indicators(
     crit_cols = (np.arange(n_d)[:, None] * width + np.arange(n_c)[None, :]).ravel()
     score_cols = (np.arange(n_d)[:, None] * width + n_c + np.arange(n_s)[None, :]).ravel()
     lin_c = est.lin.select(crit_cols)
+    n_est = est.lin.estimate.size
     if version == "A":
-        lin_i = _version_a(est.lin, tree, nodes, n_d, width, response_presence(prep, domains))
+        lin_i, coef_i, norm_i = _version_a(
+            est.lin, tree, nodes, n_d, width, response_presence(prep, domains)
+        )
     else:
         lin_i = est.lin.select(score_cols)
+        coef_i, norm_i = _selection(score_cols, n_est), np.ones(score_cols.size)
     lin = Linearized(
         estimate=np.concatenate([lin_c.estimate, lin_i.estimate]),
         scores=sp.hstack([lin_c.scores, lin_i.scores], format="csr"),
@@ -350,6 +386,16 @@ def estimate_indicators(
         total_x=total_x,
         srs_sum=srs_sum,
         is_criterion=np.arange(lin.estimate.size) < crit_cols.size,
+        specs=tuple(crit + scores),
+        combine=sp.hstack([_selection(crit_cols, n_est), coef_i], format="csc"),
+        norm=np.concatenate([np.ones(crit_cols.size), norm_i]),
+    )
+
+
+def _selection(columns: np.ndarray, n_rows: int) -> sp.csc_matrix:
+    """The 0/1 matrix whose column ``i`` picks row ``columns[i]``."""
+    return sp.csc_matrix(
+        (np.ones(columns.size), (columns, np.arange(columns.size))), shape=(n_rows, columns.size)
     )
 
 
@@ -437,8 +483,11 @@ def _version_a(
     n_d: int,
     width: int,
     presence: sp.csr_matrix,
-) -> Linearized:
-    """Index A as linear combinations of the criterion columns of every domain."""
+) -> tuple[Linearized, sp.csc_matrix, np.ndarray]:
+    """Index A as linear combinations of the criterion columns of every domain.
+
+    Also returns the coefficient matrix and the coefficient sums the estimates are divided by.
+    """
     coefs = tree.coefficients()
     crit_pos = {key: j for j, key in enumerate(tree.criteria)}
     rows, cols, vals = [], [], []
@@ -462,4 +511,4 @@ def _version_a(
     # Divide by the coefficient sums (1 up to rounding) so that an index of equal shares is
     # exactly that share (e.g. 100 when every answer is satisfied).
     norm = np.asarray(coef.T @ np.ones(coef.shape[0])).ravel()
-    return replace(combined, estimate=combined.estimate / norm)
+    return replace(combined, estimate=combined.estimate / norm), coef, norm

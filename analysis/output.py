@@ -58,6 +58,11 @@ def help_epilog() -> str:
         "Totals: every --by grouping ends with the rows of the whole selection, its group",
         "columns (all), estimated from the same count table (--no-total leaves them out).",
         "Several --by: a first column grouping says which rows belong to which.",
+        "--variance: se, ci_low, ci_high, deff, n_eff and df come from Taylor linearisation",
+        "(default) or from replicate weights (bootstrap, subbootstrap, jk1, jkn, brr; R's",
+        "as.svrepdesign). With replicates df is the rank of the replicate weights of the PSUs",
+        "in the domain minus 1 (R's degf); estimates and n are unchanged. The Notes sheet's",
+        "'variance' line says which was used.",
         "",
         "\b",
         "suppression_reason:",
@@ -170,6 +175,7 @@ def run_notes(
     settings: Mapping[str, Any],
     names: str | None = None,
     totals: bool = False,
+    variance: str = "Taylor linearisation (R svydesign)",
 ) -> dict[str, str]:
     """The ``Notes`` sheet of an XLSX result: what was computed, how, and what flags mean."""
     notes = {
@@ -184,6 +190,7 @@ def run_notes(
         ),
         "weighting": weighting,
         **({"unit names": names} if names is not None else {}),
+        "variance": variance,
         "index version": str(settings["version"]),
         "confidence interval": f"{settings['ci']} at {100 * float(settings['confidence']):g}%",
         "design effect": f"deff={settings['deff']}",

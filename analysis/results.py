@@ -11,6 +11,7 @@ import pandas as pd
 
 from analysis.errors import AnalysisError
 from analysis.intervals import t_quantile, t_sf
+from analysis.replicates import ReplicateEstimates, replicate_covariance, replicate_df
 from analysis.variance import DesignStructure, Linearized, covariance
 
 __all__ = ["Difference", "IndexResult", "RESULT_COLUMNS"]
@@ -103,6 +104,9 @@ class IndexResult:
         Interval level.
     df_rule : {"domain", "design"}
         Degrees of freedom rule.
+
+    With replicate weights (``satisfaction_indices(replicates=...)``) the covariances come
+    from the replicates and the design df is the replicate design's.
     """
 
     table: pd.DataFrame
@@ -113,6 +117,17 @@ class IndexResult:
     df_rule: str
     _structure: DesignStructure = field(repr=False)
     _lin: Linearized = field(repr=False)
+    _replicates: ReplicateEstimates | None = field(default=None, repr=False)
+
+    @property
+    def variance_method(self) -> str:
+        """``linearization`` or the replicate method (``bootstrap``, ``jkn``...)."""
+        return "linearization" if self._replicates is None else self._replicates.weights.kind
+
+    def _covariance(self, rows: np.ndarray) -> np.ndarray:
+        if self._replicates is not None:
+            return replicate_covariance(self._replicates.select(rows))
+        return covariance(self._structure, self._lin.select(rows))
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of :attr:`table`."""
@@ -139,7 +154,7 @@ class IndexResult:
             Indexed and labelled by group (a MultiIndex for several group columns).
         """
         rows = self._rows(level, indicator)
-        cov = covariance(self._structure, self._lin.select(rows)) * 1e4
+        cov = self._covariance(rows) * 1e4
         index = self._group_index(rows)
         return pd.DataFrame(cov, index=index, columns=index)
 
@@ -169,10 +184,15 @@ class IndexResult:
         index = self._group_index(rows)
         picks = [_locate(index, g) for g in (first, second)]
         sel = rows[picks]
-        cov = covariance(self._structure, self._lin.select(sel)) * 1e4
+        cov = self._covariance(sel) * 1e4
         est = self.table["estimate"].to_numpy()[sel]
         dfs = self.table["df"].to_numpy()[sel]
-        df = float(self._structure.design_df if self.df_rule == "design" else np.min(dfs))
+        if self.df_rule != "design":
+            df = float(np.min(dfs))
+        elif self._replicates is not None:
+            df = float(replicate_df(self._replicates.weights))
+        else:
+            df = float(self._structure.design_df)
         return difference_from(est, cov, df, self.confidence)
 
 

@@ -13,7 +13,8 @@ seconds, not per request. It answers JSON::
 ``aggregates`` says, for every form with a summary of sufficient statistics (``sipas aggregates``,
 read by ``sipas analyze-db``), how many stored responses it does not hold yet (``behind``) and
 when it was last refreshed: a figure to alert on when the serving workers' background refresh
-(:mod:`survey.statistics.background`) or a scheduled ``sipas aggregates refresh`` stops. It does not change the status (the report pages read the responses themselves).
+(:mod:`survey.statistics.background`) or a scheduled ``sipas aggregates refresh`` stops. It
+does not change the status (the report pages read the responses themselves).
 
 ``degraded`` (HTTP 200) means the rate-limit storage is unreachable and limits are counted per
 process (:mod:`survey.ratelimits`): submissions still work, so the instance stays in service.

@@ -142,7 +142,12 @@ class AgencyLineage(Base):
     successor (:mod:`analysis.lineage`; one row per predecessor and successor)."""
 
     __tablename__ = "agency_lineage"
-    __table_args__ = (UniqueConstraint("predecessor_id", "successor_id"),)
+    # AUTOINCREMENT on SQLite too: a replaced row gets a new id, which the report cache's data
+    # stamp sees (SQLite would otherwise give the freed highest id again).
+    __table_args__ = (
+        UniqueConstraint("predecessor_id", "successor_id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     predecessor_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))

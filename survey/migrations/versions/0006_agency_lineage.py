@@ -46,6 +46,7 @@ def upgrade() -> None:
             "successor_id",
             name=op.f("uq_agency_lineage_predecessor_id_successor_id"),
         ),
+        sqlite_autoincrement=True,  # a replaced row gets a new id (the report cache's stamp)
     )
     op.create_index(
         op.f("ix_agency_lineage_successor_id"), "agency_lineage", ["successor_id"], unique=False

@@ -252,7 +252,7 @@ def test_demo_db_url_seeds_then_reuses(database_url: str, monkeypatch) -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Response)) == 250
-        assert db.session.scalar(select(func.count()).select_from(Agency)) == 16
+        assert db.session.scalar(select(func.count()).select_from(Agency)) == 18
         db.session.remove()
         for engine in db.engines.values():
             engine.dispose()

@@ -1,15 +1,15 @@
 """``sipas demo``: a realistic demo province, served on http://127.0.0.1:5000.
 
-:func:`seed_units` creates "Tỉnh Demo" with the two levels of local government in place since
-1 July 2025 (departments, two of them with an office under them, and communes and wards; no
-districts), three communes merged into one in the middle of the year of responses (valid
-until the day before; the lineage table records the merger), their one-stop counters, the 16
-procedure fields of the 2019 SIPAS survey and a few procedures each; :func:`seed_responses` adds synthetic responses over the last 12 months
-(:data:`DEMO_PROFILE`: about 80-90 % satisfied; a few units clearly better or worse than the
-rest, most alike; a trend in two units; all channels; "not applicable" and skipped answers;
-comments in Vietnamese, some with a phone number; some responses flagged too fast or
-straight-lining). They are written in bulk by :mod:`survey.seeding` (``COPY`` on PostgreSQL):
-10 million responses take minutes.
+:func:`seed_units` creates "Tỉnh Demo" with the two levels of local government in place since 1
+July 2025 (departments, two of them with an office under them, and communes and wards; no
+districts), three communes merged into one in the middle of the year of responses (valid until the
+day before; the lineage table records the merger), their one-stop counters, the 16 procedure fields
+of the 2019 SIPAS survey and a few procedures each; :func:`seed_responses` adds synthetic responses
+over the last 12 months (:data:`DEMO_PROFILE`: about 80-90 % satisfied; a few units clearly better
+or worse than the rest, most alike; a trend in two units; all channels; "not applicable" and
+skipped answers; comments in Vietnamese, some with a phone number; some responses flagged too fast
+or straight-lining). They are written in bulk by :mod:`survey.seeding` (``COPY`` on PostgreSQL): 10
+million responses take minutes.
 
 The database is the instance folder's SQLite file by default, or any SQLAlchemy URL
 (``--db-url``, PostgreSQL included), migrated first. A database that already holds the demo is

@@ -48,10 +48,10 @@ from _harness import OUT_DIR, Background, machine, run_timed, scratch_database  
 
 BIN = Path(sys.executable).parent
 SECRET_KEY = "benchmark-reports-" + "0" * 40
-DISTRICT, FIELD = "H_AN_PHU", "DAT_DAI"
+UNIT, FIELD = "STNMT", "DAT_DAI"
 PAGES = (
     "/reports/",
-    f"/reports/units/{DISTRICT}",
+    f"/reports/units/{UNIT}",
     f"/reports/fields/{FIELD}",
     "/reports/par",
 )

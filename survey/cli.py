@@ -130,19 +130,22 @@ def _safe_url(url: str) -> str:
 
 
 @main.command("import")
-@click.argument("kind", type=click.Choice(["units", "fields", "counters", "procedures"]))
+@click.argument("kind", type=click.Choice(["units", "fields", "counters", "procedures", "lineage"]))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_command(kind: str, file: Path) -> None:
-    """Import agencies (units), fields, counters or procedures from a CSV or XLSX FILE.
+    """Import agencies (units), fields, counters, procedures or lineage from a CSV or XLSX FILE.
 
     \b
     Columns (first row; order free; * = required):
       units:      code*, name_vi*, name_en, level* (province|department|district|commune),
-                  parent_code
+                  parent_code, valid_from, valid_until (dates; blank = open)
       fields:     code*, name_vi*, name_en
       counters:   code*, agency_code*, name_vi*, name_en, field_code, active (1/0, default 1)
       procedures: code*, name_vi*, name_en, field_code
-    Existing codes are updated, new ones created. All or nothing: on any error nothing is
+      lineage:    predecessor_code*, successor_code*, effective_on* (date),
+                  kind (merge|split|rename, default merge), note
+    Dates are written 2025-07-01 or 01/07/2025. Existing codes (lineage: predecessor and
+    successor pairs) are updated, new ones created. All or nothing: on any error nothing is
     written and every error is listed with its row and column.
     """
     from survey.importing import ImportFailed, import_file

@@ -1,13 +1,15 @@
 """``sipas demo``: a realistic demo province, served on http://127.0.0.1:5000.
 
-:func:`seed_units` creates "Tỉnh Demo" (departments, district-level and commune-level people's
-committees, their one-stop counters, the 16 procedure fields of the 2019 SIPAS survey and a few
-procedures each); :func:`seed_responses` adds synthetic responses over the last 12 months
-(:data:`DEMO_PROFILE`: about 80-90 % satisfied; a few units clearly better or worse than the
-rest, most alike; a trend in two units; all channels; "not applicable" and skipped answers;
-comments in Vietnamese, some with a phone number; some responses flagged too fast or
-straight-lining). They are written in bulk by :mod:`survey.seeding` (``COPY`` on PostgreSQL):
-10 million responses take minutes.
+:func:`seed_units` creates "Tỉnh Demo" with the two levels of local government in place since 1
+July 2025 (departments, two of them with an office under them, and communes and wards; no
+districts), three communes merged into one in the middle of the year of responses (valid until the
+day before; the lineage table records the merger), their one-stop counters, the 16 procedure fields
+of the 2019 SIPAS survey and a few procedures each; :func:`seed_responses` adds synthetic responses
+over the last 12 months (:data:`DEMO_PROFILE`: about 80-90 % satisfied; a few units clearly better
+or worse than the rest, most alike; a trend in two units; all channels; "not applicable" and
+skipped answers; comments in Vietnamese, some with a phone number; some responses flagged too fast
+or straight-lining). They are written in bulk by :mod:`survey.seeding` (``COPY`` on PostgreSQL): 10
+million responses take minutes.
 
 The database is the instance folder's SQLite file by default, or any SQLAlchemy URL
 (``--db-url``, PostgreSQL included), migrated first. A database that already holds the demo is
@@ -23,7 +25,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -35,7 +37,7 @@ from werkzeug.security import generate_password_hash
 from survey import access_log, qrcodes, repository, seeding
 from survey.config import DEFAULT_INSTANCE_DB, SECRET_KEY_FILE
 from survey.extensions import db
-from survey.models import Agency, Counter, Field, Procedure, Response, User
+from survey.models import Agency, AgencyLineage, Counter, Field, Procedure, Response, User
 from survey.seeding import SeedProfile
 
 __all__ = [
@@ -43,7 +45,10 @@ __all__ = [
     "DEMO_AGENCY",
     "DEMO_PROFILE",
     "FIELDS",
+    "MERGED_COMMUNES",
+    "MERGED_INTO",
     "ensure_demo_accounts",
+    "merger_day",
     "run_demo",
     "seed_responses",
     "seed_units",
@@ -56,7 +61,7 @@ DEMO_AGENCY = "DEMO"
 DEMO_ACCOUNTS: tuple[tuple[str, str, str | None, str], ...] = (
     ("admin", "admin", None, "Quản trị viên (demo)"),
     ("analyst", "analyst", None, "Chuyên viên Sở Nội vụ (demo)"),
-    ("official.anphu", "official", "H_AN_PHU", "Cán bộ UBND huyện An Phú (demo)"),
+    ("official.anphu", "official", "X_AN_PHU", "Cán bộ UBND xã An Phú (demo)"),
     ("official.stnmt", "official", "STNMT", "Cán bộ Sở Tài nguyên và Môi trường (demo)"),
 )
 _ROLE_SCOPE = {
@@ -104,8 +109,8 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "department",
         "DEMO",
         ("DAT_DAI", "MOI_TRUONG"),
-        3,
-        1.5,
+        2,
+        1.0,
     ),
     (
         "SXD",
@@ -145,7 +150,7 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         "DEMO",
         ("TRONG_TROT", "CHAN_NUOI"),
         1,
-        0.5,
+        0.3,
     ),
     (
         "SKHDT",
@@ -168,76 +173,102 @@ _AGENCIES: tuple[tuple[str, str, str, str, str | None, tuple[str, ...], int, flo
         0.6,
     ),
     (
-        "TP_DEMO",
-        "UBND thành phố Demo",
-        "Demo City People's Committee",
-        "district",
-        "DEMO",
-        ("DAT_DAI", "XAY_DUNG", "KINH_DOANH", "HO_TICH"),
-        3,
-        3.0,
-    ),
-    (
-        "H_AN_PHU",
-        "UBND huyện An Phú",
-        "An Phu District People's Committee",
-        "district",
-        "DEMO",
-        ("DAT_DAI", "XAY_DUNG", "KINH_DOANH", "LDTBXH"),
-        2,
-        2.0,
-    ),
-    (
-        "TX_BINH_MINH",
-        "UBND thị xã Bình Minh",
-        "Binh Minh Town People's Committee",
-        "district",
-        "DEMO",
-        ("DAT_DAI", "XAY_DUNG", "HO_TICH"),
+        "VPDKDD",
+        "Văn phòng Đăng ký đất đai",
+        "Land Registration Office",
+        "department",
+        "STNMT",
+        ("DAT_DAI",),
         2,
         1.5,
+    ),
+    (
+        "CCTTBVTV",
+        "Chi cục Trồng trọt và Bảo vệ thực vật",
+        "Sub-department of Cultivation and Plant Protection",
+        "department",
+        "SNNPTNT",
+        ("TRONG_TROT",),
+        1,
+        0.4,
     ),
     (
         "P_TAN_AN",
         "UBND phường Tân An",
         "Tan An Ward People's Committee",
         "commune",
-        "TP_DEMO",
-        ("HO_TICH", "TU_PHAP"),
-        1,
-        1.0,
-    ),
-    (
-        "X_AN_HOA",
-        "UBND xã An Hòa",
-        "An Hoa Commune People's Committee",
-        "commune",
-        "H_AN_PHU",
-        ("HO_TICH", "TU_PHAP", "LDTBXH"),
-        1,
-        0.8,
-    ),
-    (
-        "X_PHU_THANH",
-        "UBND xã Phú Thành",
-        "Phu Thanh Commune People's Committee",
-        "commune",
-        "H_AN_PHU",
-        ("HO_TICH", "TU_PHAP"),
-        1,
-        0.7,
+        "DEMO",
+        ("HO_TICH", "TU_PHAP", "DAT_DAI", "XAY_DUNG", "KINH_DOANH"),
+        3,
+        3.0,
     ),
     (
         "P_BINH_MINH",
         "UBND phường Bình Minh",
         "Binh Minh Ward People's Committee",
         "commune",
-        "TX_BINH_MINH",
-        ("HO_TICH", "TU_PHAP"),
+        "DEMO",
+        ("HO_TICH", "TU_PHAP", "DAT_DAI", "XAY_DUNG"),
+        2,
+        2.0,
+    ),
+    (
+        "X_AN_HOA",
+        "UBND xã An Hòa",
+        "An Hoa Commune People's Committee",
+        "commune",
+        "DEMO",
+        ("HO_TICH", "TU_PHAP", "LDTBXH"),
         1,
         0.8,
     ),
+    # Merged into X_AN_PHU on MERGER_DAY (responses before it only).
+    (
+        "X_PHU_THANH",
+        "UBND xã Phú Thành",
+        "Phu Thanh Commune People's Committee",
+        "commune",
+        "DEMO",
+        ("HO_TICH", "TU_PHAP", "DAT_DAI"),
+        1,
+        0.8,
+    ),
+    (
+        "X_PHU_LOC",
+        "UBND xã Phú Lộc",
+        "Phu Loc Commune People's Committee",
+        "commune",
+        "DEMO",
+        ("HO_TICH", "TU_PHAP", "DAT_DAI"),
+        1,
+        0.7,
+    ),
+    (
+        "X_PHU_MY",
+        "UBND xã Phú Mỹ",
+        "Phu My Commune People's Committee",
+        "commune",
+        "DEMO",
+        ("HO_TICH", "TU_PHAP", "DAT_DAI"),
+        1,
+        0.7,
+    ),
+    # The commune they formed (responses from MERGER_DAY on).
+    (
+        "X_AN_PHU",
+        "UBND xã An Phú",
+        "An Phu Commune People's Committee",
+        "commune",
+        "DEMO",
+        ("HO_TICH", "TU_PHAP", "DAT_DAI", "XAY_DUNG", "KINH_DOANH", "LDTBXH"),
+        2,
+        2.2,
+    ),
 )
+
+# The commune merger of the demo: predecessors, successor (a commune of the 2025 arrangement).
+MERGED_COMMUNES: tuple[str, ...] = ("X_PHU_THANH", "X_PHU_LOC", "X_PHU_MY")
+MERGED_INTO = "X_AN_PHU"
 
 _PROCEDURES: tuple[tuple[str, str, str, str], ...] = (
     ("DAT_DAI.01", "DAT_DAI", "Đăng ký biến động quyền sử dụng đất", "Registering a land change"),
@@ -324,17 +355,26 @@ _COMMENTS_NEGATIVE = (
 )
 
 # The response model of the demo province. Most units are alike; the Department of Natural
-# Resources and Environment and the Department of Construction are clearly worse, An Hòa commune
-# clearly better; Bình Minh town improves over the year and the Department of Transport gets
-# worse; counter 3 of the city is weaker than the city's other counters; land procedures score
-# a little lower everywhere; feedback handling (e5) scores lowest and is often not applicable.
+# Resources and Environment (and its land registration office) and the Department of
+# Construction are clearly worse, An Hòa commune clearly better, Phú Mỹ (merged into An Phú)
+# a little worse; Bình Minh ward improves over the year and the Department of Transport gets
+# worse; counter 3 of Tân An ward is weaker than its other counters; land procedures score a
+# little lower everywhere; feedback handling (e5) scores lowest and is often not applicable.
 DEMO_PROFILE = SeedProfile(
     agency_fields={code: served for code, *_, served, _counters, _volume in _AGENCIES},
     agency_volume={code: volume for code, *_, volume in _AGENCIES},
-    agency_effect={"STNMT": -0.45, "SXD": -0.3, "X_AN_HOA": 0.4, "SKHDT": 0.05, "P_TAN_AN": -0.05},
-    agency_trend={"TX_BINH_MINH": 0.6, "SGTVT": -0.5},
+    agency_effect={
+        "STNMT": -0.45,
+        "VPDKDD": -0.45,
+        "SXD": -0.3,
+        "X_AN_HOA": 0.4,
+        "SKHDT": 0.05,
+        "P_TAN_AN": -0.05,
+        "X_PHU_MY": -0.3,
+    },
+    agency_trend={"P_BINH_MINH": 0.6, "SGTVT": -0.5},
     field_effect={"DAT_DAI": -0.15},
-    counter_effect={"TP_DEMO-Q3": -0.4},
+    counter_effect={"P_TAN_AN-Q3": -0.4},
     factor_effect={"e1": 0.1, "e2": -0.1, "e3": 0.3, "e4": 0.0, "e5": -0.4},
     not_applicable={"e5": 0.14},
     comments_positive=_COMMENTS_POSITIVE,
@@ -342,8 +382,21 @@ DEMO_PROFILE = SeedProfile(
 )
 
 
-def seed_units() -> dict[str, int]:
+def merger_day(now: datetime | None = None) -> date:
+    """The day the demo's communes merged: the first day of the sixth month before ``now``'s
+    (default: today), so that the 12 months of responses hold about six months on each side."""
+    today = (now or datetime.now(UTC)).date()
+    index = today.year * 12 + today.month - 1 - 6
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def seed_units(now: datetime | None = None) -> dict[str, int]:
     """Create the demo province's agencies, fields, counters and procedures (app context).
+
+    The province has two levels (departments, some with an office under them, and communes
+    and wards; no districts). Three communes (:data:`MERGED_COMMUNES`) were merged into
+    :data:`MERGED_INTO` on :func:`merger_day` of ``now``: they are valid until the day before,
+    the new commune from that day, and the lineage table records the merger.
 
     Returns
     -------
@@ -374,6 +427,19 @@ def seed_units() -> dict[str, int]:
             n_counters += 1
     for code, field, vi, en in _PROCEDURES:
         db.session.add(Procedure(code=code, name_vi=vi, name_en=en, field=fields[field]))
+    merged_on = merger_day(now)
+    agencies[MERGED_INTO].valid_from = merged_on
+    for code in MERGED_COMMUNES:
+        agencies[code].valid_until = merged_on - timedelta(days=1)
+        db.session.add(
+            AgencyLineage(
+                predecessor=agencies[code],
+                successor=agencies[MERGED_INTO],
+                effective_on=merged_on,
+                kind="merge",
+                note="Sắp xếp đơn vị hành chính cấp xã (demo)",
+            )
+        )
     db.session.commit()
     repository.clear_caches()
     return {

@@ -1,4 +1,4 @@
-"""Import units from CSV or XLSX: agencies, procedure fields, counters, procedures.
+"""Import units from CSV or XLSX: agencies, procedure fields, counters, procedures, lineage.
 
 The first row names the columns (any order). Rows are numbered as in a spreadsheet: the header is
 row 1. A file is checked completely before anything is written; with any error nothing is
@@ -9,21 +9,40 @@ CSV files are read as UTF-8 (a byte-order mark, as Excel writes it, is tolerated
 read from their first sheet. Every error has a stable ``code`` and the values its message names
 (``params``): :attr:`RowError.message` is the English text (the command line prints it), the
 admin pages translate the code.
+
+Agencies may carry their validity period (``valid_from``, ``valid_until``: ``2025-07-01`` or
+``01/07/2025``; blank = open). The ``lineage`` file says which unit succeeded which
+(:mod:`analysis.lineage`): one row per predecessor and successor, keyed by the pair, so a file
+imported again changes nothing; a row whose date, kind or note changed is replaced.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import select
 
+from analysis.lineage import MESSAGES as LINEAGE_MESSAGES
+from analysis.lineage import lineage_problems
 from survey import repository
 from survey.extensions import db
-from survey.models import AGENCY_LEVELS, Agency, Counter, Field, Procedure
+from survey.models import (
+    AGENCY_LEVELS,
+    LINEAGE_KINDS,
+    Agency,
+    AgencyLineage,
+    Counter,
+    Field,
+    Procedure,
+)
 
 __all__ = [
     "COLUMNS",
@@ -37,12 +56,18 @@ __all__ = [
 
 # kind -> (required columns, optional columns)
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "units": (("code", "name_vi", "level"), ("name_en", "parent_code")),
+    "units": (
+        ("code", "name_vi", "level"),
+        ("name_en", "parent_code", "valid_from", "valid_until"),
+    ),
     "fields": (("code", "name_vi"), ("name_en",)),
     "counters": (("code", "agency_code", "name_vi"), ("name_en", "field_code", "active")),
     "procedures": (("code", "name_vi"), ("name_en", "field_code")),
+    "lineage": (("predecessor_code", "successor_code", "effective_on"), ("kind", "note")),
 }
-_MAX_LENGTH = {"code": 64, "name_vi": 255, "name_en": 255}
+_MAX_LENGTH = {"code": 64, "name_vi": 255, "name_en": 255, "note": 1000}
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?: 00:00:00)?$")
+_VN_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _TRUE = {"1", "true", "yes", "y", "có", "co", "x"}
 _FALSE = {"0", "false", "no", "n", "không", "khong"}
 
@@ -65,6 +90,11 @@ MESSAGES: dict[str, str] = {
     "unknown_field": "unknown field %(code)s",
     "own_ancestor": "agency %(code)s would be its own ancestor",
     "bad_active": "expected 1 or 0, got %(value)s",
+    "bad_date": "%(value)s is not a date (use 2025-07-01 or 01/07/2025)",
+    "bad_validity": "valid_from %(valid_from)s is after valid_until %(valid_until)s",
+    "repeated_pair": "%(predecessor)s → %(successor)s already appears on row %(first_row)s",
+    # lineage (analysis.lineage)
+    **{f"lineage_{code}": text for code, text in LINEAGE_MESSAGES.items()},
     # dossier-volume frames (survey.volumes)
     "period_missing": "the file has no period column: add one, or give the period with the upload",
     "bad_period": "%(value)s is not a period (use 2026, 2026-H1, 2026-Q3 or 2026-07)",
@@ -233,7 +263,8 @@ def _existing(model: type[Any]) -> dict[str, Any]:
 
 
 def import_file(kind: str, path: Path) -> ImportSummary:
-    """Import ``path`` as ``kind`` (``units``, ``fields``, ``counters``, ``procedures``).
+    """Import ``path`` as ``kind`` (``units``, ``fields``, ``counters``, ``procedures``,
+    ``lineage``).
 
     Needs an application context. Raises :class:`ImportFailed` (nothing written) on any error.
     """
@@ -249,6 +280,7 @@ def import_file(kind: str, path: Path) -> ImportSummary:
         "fields": _import_fields,
         "counters": _import_counters,
         "procedures": _import_procedures,
+        "lineage": _import_lineage,
     }[kind]
     try:
         summary = builder(rows, errors)
@@ -313,20 +345,56 @@ def _import_units(rows: list[Row], errors: list[RowError]) -> ImportSummary:
             errors.append(
                 RowError(number, "parent_code", "own_ancestor", {"code": repr(v["code"])})
             )
+    validity = {v["code"]: _validity(number, v, errors) for number, v in rows}
     if errors:
         return ImportSummary(0, 0)
     created = 0
     for _, v in rows:
-        created += _upsert(
-            Agency,
-            existing,
-            v["code"],
-            {"name_vi": v["name_vi"], "name_en": v.get("name_en", ""), "level": v["level"]},
-        )
+        values: dict[str, Any] = {
+            "name_vi": v["name_vi"],
+            "name_en": v.get("name_en", ""),
+            "level": v["level"],
+        }
+        values |= validity[v["code"]]
+        created += _upsert(Agency, existing, v["code"], values)
     for _, v in rows:
         parent = v.get("parent_code", "")
         existing[v["code"]].parent = existing[parent] if parent else None
     return ImportSummary(created, len(rows) - created)
+
+
+def parse_date(text: str) -> date | None:
+    """``2025-07-01`` or ``01/07/2025`` (as officials write it) as a date; None if neither."""
+    iso, vietnamese = _ISO_DATE.match(text), _VN_DATE.match(text)
+    try:
+        if iso:
+            return date(int(iso[1]), int(iso[2]), int(iso[3]))
+        if vietnamese:
+            return date(int(vietnamese[3]), int(vietnamese[2]), int(vietnamese[1]))
+    except ValueError:  # 2025-02-30
+        return None
+    return None
+
+
+def _date_cell(number: int, v: dict[str, str], column: str, errors: list[RowError]) -> Any:
+    """The date in ``column`` (None when blank; an error when not a date)."""
+    text = v.get(column, "")
+    if not text:
+        return None
+    found = parse_date(text)
+    if found is None:
+        errors.append(RowError(number, column, "bad_date", {"value": repr(text)}))
+    return found
+
+
+def _validity(number: int, v: dict[str, str], errors: list[RowError]) -> dict[str, Any]:
+    """The validity columns present in the file, as values to set."""
+    out = {c: _date_cell(number, v, c, errors) for c in ("valid_from", "valid_until") if c in v}
+    start, end = out.get("valid_from"), out.get("valid_until")
+    if start is not None and end is not None and start > end:
+        params = {"valid_from": start.isoformat(), "valid_until": end.isoformat()}
+        errors.append(RowError(number, "valid_until", "bad_validity", params))
+    return out
 
 
 def _has_cycle(code: str, parents: dict[str, str]) -> bool:
@@ -403,3 +471,73 @@ def _import_procedures(rows: list[Row], errors: list[RowError]) -> ImportSummary
             {"name_vi": v["name_vi"], "name_en": v.get("name_en", ""), "field": field},
         )
     return ImportSummary(created, len(rows) - created)
+
+
+def _import_lineage(rows: list[Row], errors: list[RowError]) -> ImportSummary:
+    """Predecessor → successor rows, checked together with the stored ones: no unit succeeds
+    itself, no cycle, one date and kind per predecessor
+    (:func:`analysis.lineage.lineage_problems`)."""
+    agencies = _existing(Agency)
+    planned: dict[tuple[str, str], tuple[int, date, str, str]] = {}
+    first_row: dict[tuple[str, str], int] = {}
+    for number, v in rows:
+        for column in ("predecessor_code", "successor_code"):
+            _lookup(agencies, number, column, v[column], "agency", errors)
+        effective = _date_cell(number, v, "effective_on", errors)
+        kind = v.get("kind", "").lower() or "merge"
+        if kind not in LINEAGE_KINDS:
+            params = {"kind": repr(v["kind"]), "expected": ", ".join(LINEAGE_KINDS)}
+            errors.append(RowError(number, "kind", "lineage_unknown_kind", params))
+        pair = (v["predecessor_code"], v["successor_code"])
+        if pair in first_row:
+            params = {
+                "predecessor": pair[0],
+                "successor": pair[1],
+                "first_row": str(first_row[pair]),
+            }
+            errors.append(RowError(number, "successor_code", "repeated_pair", params))
+        first_row.setdefault(pair, number)
+        if effective is not None:
+            planned[pair] = (number, effective, kind, v.get("note", ""))
+    if errors:
+        return ImportSummary(0, 0)
+    stored = {
+        (r.predecessor.code, r.successor.code): r for r in db.session.scalars(select(AgencyLineage))
+    }
+    table = [
+        (f"stored:{p}→{s}", p, s, r.effective_on, r.kind)
+        for (p, s), r in stored.items()
+        if (p, s) not in planned
+    ]
+    table += [(number, p, s, day, kind) for (p, s), (number, day, kind, _n) in planned.items()]
+    frame = pd.DataFrame(
+        [t[1:] for t in table],
+        index=[t[0] for t in table],
+        columns=["predecessor_code", "successor_code", "effective_on", "kind"],
+    )
+    for problem in lineage_problems(frame):
+        row = int(problem.row) if isinstance(problem.row, Integral) else 0
+        column = "successor_code" if row else None
+        errors.append(RowError(row, column, f"lineage_{problem.code}", dict(problem.params)))
+    if errors:
+        return ImportSummary(0, 0)
+    created = 0
+    for (p, s), (_number, day, kind, note) in planned.items():
+        old = stored.get((p, s))
+        if old is not None and (old.effective_on, old.kind, old.note) == (day, kind, note):
+            continue
+        if old is not None:  # replaced, not edited: the new id tells the report cache
+            db.session.delete(old)
+            db.session.flush()
+        else:
+            created += 1
+        db.session.add(
+            AgencyLineage(
+                predecessor=agencies[p],
+                successor=agencies[s],
+                effective_on=day,
+                kind=kind,
+                note=note,
+            )
+        )
+    return ImportSummary(created, len(planned) - created)

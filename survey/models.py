@@ -48,7 +48,9 @@ __all__ = [
     "AGENCY_LEVELS",
     "ROLES",
     "ANSWER_CODES",
+    "LINEAGE_KINDS",
     "Agency",
+    "AgencyLineage",
     "ApiKey",
     "Counter",
     "DossierVolume",
@@ -64,6 +66,8 @@ __all__ = [
 
 AgencyLevel = Literal["province", "department", "district", "commune"]
 AGENCY_LEVELS: tuple[str, ...] = get_args(AgencyLevel)
+LineageKind = Literal["merge", "split", "rename"]
+LINEAGE_KINDS: tuple[str, ...] = get_args(LineageKind)
 Role = Literal["admin", "analyst", "official"]
 ROLES: tuple[str, ...] = get_args(Role)
 
@@ -106,7 +110,12 @@ def utcnow() -> datetime:
 
 
 class Agency(Base):
-    """An administrative agency (cơ quan): province, department, district or commune."""
+    """An administrative agency (cơ quan): province, department, district or commune.
+
+    ``valid_from`` / ``valid_until`` bound the days the unit existed (``None``: open); a unit
+    that ended is no longer listed among the current units of a later period, its responses
+    stay. Who succeeded it is in :class:`AgencyLineage`.
+    """
 
     __tablename__ = "agencies"
 
@@ -116,6 +125,8 @@ class Agency(Base):
     name_en: Mapped[str] = mapped_column(String(255), default="")
     level: Mapped[str] = mapped_column(String(16))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
 
     parent: Mapped[Agency | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Agency]] = relationship(back_populates="parent")
@@ -123,6 +134,29 @@ class Agency(Base):
 
     def __repr__(self) -> str:
         return f"<Agency {self.code}>"
+
+
+class AgencyLineage(Base):
+    """On ``effective_on`` the predecessor was merged into, split into or renamed to the
+    successor (:mod:`analysis.lineage`; one row per predecessor and successor)."""
+
+    __tablename__ = "agency_lineage"
+    # AUTOINCREMENT on SQLite too: a replaced row gets a new id, which the report cache's data
+    # stamp sees (SQLite would otherwise give the freed highest id again).
+    __table_args__ = (
+        UniqueConstraint("predecessor_id", "successor_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    predecessor_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    successor_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    effective_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    predecessor: Mapped[Agency] = relationship(foreign_keys=[predecessor_id])
+    successor: Mapped[Agency] = relationship(foreign_keys=[successor_id])
 
 
 class Field(Base):

@@ -12,11 +12,13 @@ flags by the rule of :mod:`survey.quality` and the ``content_hash`` of
 
 The model (:class:`SeedProfile`) gives each response a time in office hours (Monday to Friday,
 07:30-11:30 and 13:30-17:00 in Viet Nam, UTC+7) over the year before ``now``, a counter (drawn
-by its agency's share of the volume), a field, a procedure and a channel, then answers from a
-latent satisfaction level: a province-wide base, plus the agency's, the field's and the
-counter's effects, plus a linear trend over the year for some agencies, plus respondent and
-answer noise. Some respondents answer too fast or give every item the same answer; some write a
-comment (a few with a phone number in it, masked as the write path stores it).
+by its agency's share of the volume among the agencies that exist on that day: a unit with a
+validity period, such as a commune merged into another, answers only while it exists), a field,
+a procedure and a channel, then answers from a latent satisfaction level: a province-wide base,
+plus the agency's, the field's and the counter's effects, plus a linear trend over the year for
+some agencies, plus respondent and answer noise. Some respondents answer too fast or give every
+item the same answer; some write a comment (a few with a phone number in it, masked as the write
+path stores it).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, func, select, text
@@ -159,6 +162,11 @@ class _Units:
     counter_level: np.ndarray  # agency + counter effect, per counter
     counter_trend: np.ndarray
     field_level: np.ndarray
+    # POSIX seconds at which the counter's agency starts and stops existing (±inf: open), and
+    # the moments at which the set of existing agencies changes.
+    counter_start: np.ndarray
+    counter_end: np.ndarray
+    changes: np.ndarray
 
 
 def _padded(groups: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -170,7 +178,9 @@ def _padded(groups: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _load_units(connection: Connection, profile: SeedProfile) -> _Units:
-    agencies = connection.execute(select(Agency.id, Agency.code).order_by(Agency.id)).all()
+    agencies = connection.execute(
+        select(Agency.id, Agency.code, Agency.valid_from, Agency.valid_until).order_by(Agency.id)
+    ).all()
     fields = connection.execute(select(Field.id, Field.code).order_by(Field.id)).all()
     procedures = connection.execute(
         select(Procedure.id, Procedure.code, Procedure.field_id).order_by(Procedure.id)
@@ -240,7 +250,32 @@ def _load_units(connection: Connection, profile: SeedProfile) -> _Units:
             ]
         ),
         field_level=np.array([profile.field_effect.get(f.code, 0.0) for f in fields]),
+        **_validity(agencies, counter_agency),
     )
+
+
+def _local_midnight(day: date | None, default: float) -> float:
+    """POSIX seconds of midnight in Viet Nam at the start of ``day`` (``default`` if None)."""
+    if day is None:
+        return default
+    return (datetime(day.year, day.month, day.day, tzinfo=UTC) - _LOCAL_OFFSET).timestamp()
+
+
+def _validity(agencies: Sequence[Any], counter_agency: np.ndarray) -> dict[str, np.ndarray]:
+    """When each counter's agency exists: from its first day to the end of its last day."""
+    start = np.array([_local_midnight(a.valid_from, -np.inf) for a in agencies])
+    end = np.array(
+        [
+            _local_midnight(a.valid_until + timedelta(days=1) if a.valid_until else None, np.inf)
+            for a in agencies
+        ]
+    )
+    changes = np.unique(np.concatenate([start[np.isfinite(start)], end[np.isfinite(end)]]))
+    return {
+        "counter_start": start[counter_agency] if len(start) else np.empty(0),
+        "counter_end": end[counter_agency] if len(end) else np.empty(0),
+        "changes": changes,
+    }
 
 
 class _OfficeClock:
@@ -362,7 +397,7 @@ class _Generator:
         rng, units, profile = self.rng, self.units, self.profile
         positions = np.sort(rng.uniform(begin, end, size=rows))
         submitted = np.round(self.clock.moments(positions) * 1e6).astype(np.int64)
-        counter = rng.choice(len(units.counter_id), size=rows, p=units.counter_p)
+        counter = self._counters(submitted)
         agency = units.counter_agency[counter]
         channel = rng.choice(len(CHANNELS), size=rows, p=_CHANNEL_SHARES)
         field_ = units.counter_field[counter]
@@ -416,6 +451,28 @@ class _Generator:
             english=rng.random(rows) < profile.english_share,
             codes=codes,
         )
+
+    def _counters(self, submitted: np.ndarray) -> np.ndarray:
+        """A counter per response, by volume among the counters whose agency exists at the
+        response's moment (``submitted`` is sorted)."""
+        rng, units = self.rng, self.units
+        rows = len(submitted)
+        if not units.changes.size:
+            return rng.choice(len(units.counter_id), size=rows, p=units.counter_p)
+        seconds = submitted / 1e6
+        segment = np.searchsorted(units.changes, seconds, side="right")
+        counter = np.empty(rows, dtype=np.int64)
+        bounds = np.flatnonzero(np.diff(segment)) + 1
+        for lo, hi in zip([0, *bounds], [*bounds, rows], strict=True):
+            if lo == hi:
+                continue
+            moment = seconds[lo]
+            alive = (units.counter_start <= moment) & (moment < units.counter_end)
+            p = np.where(alive, units.counter_p, 0.0)
+            if p.sum() <= 0:
+                raise ValueError("no counter of an existing agency with a volume on some day")
+            counter[lo:hi] = rng.choice(len(units.counter_id), size=hi - lo, p=p / p.sum())
+        return counter
 
     def _ratings(self, level: np.ndarray, rows: int) -> np.ndarray:
         rng, items = self.rng, self.items

@@ -38,6 +38,8 @@ IMPORT_MESSAGES: dict[str, LazyString] = {
     "unknown_field": _l("Unknown procedure field %(code)s."),
     "own_ancestor": _l("Agency %(code)s would be its own parent."),
     "bad_active": _l("Expected 1 or 0, got %(value)s."),
+    "bad_date": _l("%(value)s is not a date (write 2025-07-01 or 01/07/2025)."),
+    "bad_validity": _l("valid_from %(valid_from)s is after valid_until %(valid_until)s."),
     "period_missing": _l(
         "The file has no period column: add one, or choose the period in the form."
     ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ __all__ = [
     "estimate_of",
     "field_page",
     "indicator_labels",
+    "lineage_notes",
     "long_table",
     "overview_page",
     "par_page",
@@ -302,7 +304,9 @@ TRENDS = ("month", "quarter")
 
 
 def visible_units(context: ReportContext, params: ReportParams) -> list[str]:
-    """The units a page lists: the account's scope (and ``unit``'s subtree), province left out."""
+    """The units a page lists: the account's scope (and ``unit``'s subtree), province left out;
+    not the units that did not exist during the period, nor the merged units whose responses
+    this period reports under their successor."""
     if context.scope.whole_province:
         codes = [a.code for a in context.agencies if a.code != context.root]
     else:
@@ -311,7 +315,48 @@ def visible_units(context: ReportContext, params: ReportParams) -> list[str]:
     if params.unit is not None:
         allowed = set(context.subtree(params.unit))
         codes = [c for c in codes if c in allowed]
-    return codes
+    merged = context.attribution(params.lineage_date)
+    first, last = params.since.date(), (params.until - timedelta(days=1)).date()
+    return [c for c in codes if c not in merged and context.valid_during(c, first, last)]
+
+
+def lineage_notes(
+    context: ReportContext, params: ReportParams, codes: Sequence[str], lang: str
+) -> list[dict[str, str]]:
+    """For each of ``codes`` that includes merged units' responses in this report: its
+    ``code``, ``name``, the merged ``units`` (names) and the ``date`` they merged (dd/mm/yyyy),
+    one entry per successor and date."""
+    absorbed = context.absorbed(params.lineage_date)
+    wanted = set(codes)
+    notes = []
+    for (successor, day), group in absorbed.groupby(["successor_code", "effective_on"]):
+        if successor not in wanted:
+            continue
+        notes.append(
+            {
+                "code": str(successor),
+                "name": unit_name(context, str(successor), lang),
+                "units": ", ".join(unit_name(context, c, lang) for c in group["predecessor_code"]),
+                "date": day.strftime("%d/%m/%Y"),
+            }
+        )
+    return notes
+
+
+def merged_into(
+    context: ReportContext, params: ReportParams, code: str, lang: str
+) -> dict[str, str] | None:
+    """The unit whose figures include ``code``'s responses in this report (``None``: its own)."""
+    target = context.attribution(params.lineage_date).get(code)
+    if target is None:
+        return None
+    absorbed = context.absorbed(params.lineage_date)
+    day = absorbed.loc[absorbed["predecessor_code"] == code, "effective_on"].iloc[0]
+    return {
+        "code": target,
+        "name": unit_name(context, target, lang),
+        "date": day.strftime("%d/%m/%Y"),
+    }
 
 
 def _names(context: ReportContext, lang: str) -> Callable[[str], str]:
@@ -477,6 +522,7 @@ def overview_page(context: ReportContext, params: ReportParams, lang: str) -> Pa
             "level_names": level_names,
             "sort": sort,
             "empty": figures is None,
+            "lineage_notes": lineage_notes(context, params, codes, lang),
         },
     )
 
@@ -642,7 +688,10 @@ def unit_page(context: ReportContext, params: ReportParams, code: str, lang: str
     criteria = _criteria(part, labels, context.form) if len(part) else []
     shown = [c for c in criteria if c["estimate"].reliability != "suppressed"]
     weakest = sorted(shown, key=lambda c: c["estimate"].estimate)[:5]
-    comments, comment_total = _comments(context, params, context.subtree(code), lang)
+    absorbed = context.absorbed(params.lineage_date)
+    subtree = context.subtree(code)
+    merged = absorbed.loc[absorbed["successor_code"].isin(subtree), "predecessor_code"]
+    comments, comment_total = _comments(context, params, [*subtree, *merged], lang)
     drivers = key_driver_table(context, params, code)
     grid = _importance_performance(drivers, criteria, lang)
 
@@ -701,6 +750,8 @@ def unit_page(context: ReportContext, params: ReportParams, code: str, lang: str
             "driver_n": grid["n"],
             "search": params.extra.get("q", ""),
             "factors": [(f.key, f.label[lang]) for f in context.form.factors],
+            "lineage_notes": lineage_notes(context, params, [code], lang),
+            "merged_into": merged_into(context, params, code, lang),
         },
     )
 

@@ -5,7 +5,7 @@ open the same few views (the overview of the current year, their unit) again and
 worker process keeps what it built, keyed by everything that defines it (form, design,
 groupings, period, filters, weights), together with the *data stamp* it was built at: the
 number and the highest id of the stored responses and of the unit tables (agencies, counters,
-fields, procedures).
+fields, procedures, and the agencies' lineage: a changed lineage row is stored under a new id).
 
 An entry is reused without a question for :data:`FRESH_SECONDS` after its stamp was last
 checked, so a burst of page views costs one stamp query; after that the stamp is read again
@@ -34,7 +34,7 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from survey.extensions import db
-from survey.models import Agency, Counter, Field, Procedure, Response
+from survey.models import Agency, AgencyLineage, Counter, Field, Procedure, Response
 
 __all__ = ["FRESH_SECONDS", "MAX_AGE_SECONDS", "ReportCache", "data_stamp"]
 
@@ -48,7 +48,7 @@ _OTHER_ROWS = 1_000  # what a cached value that is not a table counts as
 def data_stamp() -> tuple[int, ...]:
     """``(count, max id)`` of the responses and of every unit table, in one query."""
     parts = []
-    for model in (Response, Agency, Counter, Field, Procedure):
+    for model in (Response, Agency, Counter, Field, Procedure, AgencyLineage):
         table = model.__table__
         parts += [
             select(func.count()).select_from(table).scalar_subquery(),

@@ -5,6 +5,12 @@ agency (counters are not sampled: every counter collects), unweighted or post-st
 period's dossier volumes. ``SIPAS_REPORT_DESIGN`` changes it (a mapping with ``strata``, ``psu``,
 ``lonely_psu``, ``df``). Every count table comes from :func:`survey.statistics.build_counts`;
 this module only chooses its arguments.
+
+Units that merged (:mod:`analysis.lineage`) are reported under their successor: the responses
+of a merged or renamed unit count as the successor's in every period of a report whose
+reference day (:attr:`ReportParams.lineage_date`, the last day of the period) falls on or after
+the change, before any count table is built. Strata follow the reported unit: the successor's
+stratum holds its predecessors' responses.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
@@ -21,6 +27,7 @@ from werkzeug.exceptions import NotFound
 
 from analysis import Calibration, Design
 from analysis.errors import AnalysisError
+from analysis.lineage import absorbed_units, attribution, map_codes, successors
 from survey import repository
 from survey.access import Scope
 from survey.extensions import db
@@ -80,10 +87,39 @@ class ReportContext:
     scope: Scope
     root: str
     parents: Mapping[str, str | None]
+    lineage: pd.DataFrame | None = None
 
     @property
     def by_code(self) -> dict[str, Agency]:
         return {a.code: a for a in self.agencies}
+
+    def attribution(self, on: date) -> dict[str, str]:
+        """``{merged unit: unit its responses count under}`` on ``on``
+        (:func:`analysis.lineage.attribution`)."""
+        if self.lineage is None or self.lineage.empty:
+            return {}
+        return attribution(self.lineage, on)
+
+    def absorbed(self, on: date) -> pd.DataFrame:
+        """``successor_code``, ``predecessor_code``, ``effective_on`` of the merged units
+        reported under another unit on ``on``."""
+        if self.lineage is None or self.lineage.empty:
+            return pd.DataFrame(columns=["successor_code", "predecessor_code", "effective_on"])
+        return absorbed_units(self.lineage, on)
+
+    def successors(self, on: date) -> dict[str, tuple[str, ...]]:
+        """The current unit(s) on ``on`` of every unit succeeded by then."""
+        if self.lineage is None or self.lineage.empty:
+            return {}
+        return successors(self.lineage, on)
+
+    def valid_during(self, code: str, first: date, last: date) -> bool:
+        """Whether the unit existed on some day of ``[first, last]`` (open dates: always)."""
+        agency = self.by_code.get(code)
+        if agency is None:
+            return True
+        starts, ends = agency.valid_from, agency.valid_until
+        return (starts is None or starts <= last) and (ends is None or ends >= first)
 
     def visible(self, code: str) -> bool:
         agency = self.by_code.get(code)
@@ -139,10 +175,18 @@ def load_context(params: ReportParams, scope: Scope) -> ReportContext:
         scope=scope,
         root=root,
         parents=parents,
+        lineage=_lineage(),
     )
     if params.unit is not None and not context.visible(params.unit):
         raise NotFound()  # unknown and outside the account's subtree alike
     return context
+
+
+def _lineage() -> pd.DataFrame:
+    """The lineage table (kept in the report cache; its rows are part of the data stamp)."""
+    from survey.repository.lineage import lineage_table
+
+    return report_cache().get(("lineage",), lineage_table)
 
 
 def domain_columns(params: ReportParams) -> list[str]:
@@ -206,6 +250,7 @@ def counts_for(
         _weights_key(weights),
         params.since,
         params.until,
+        params.lineage_date,
         subtree,
         tuple(params.exclude),
     )
@@ -214,14 +259,15 @@ def counts_for(
 
 
 def selected_responses(context: ReportContext, params: ReportParams) -> pd.DataFrame:
-    """Every response of the period that the filters keep, province-wide, one row each.
+    """Every response of the period that the filters keep, province-wide, one row each, with
+    merged units' responses under their successor on ``params.lineage_date``.
 
     Fetched once per period and flag choice (and kept in the report cache): every count table
     of every page of that period is built from it.
     """
     form = context.form
     key = ("selection", form.id, form.version, params.since, params.until, params.exclude)
-    return report_cache().get(
+    selection = report_cache().get(
         key,
         lambda: select_responses(
             db.session,
@@ -230,6 +276,15 @@ def selected_responses(context: ReportContext, params: ReportParams) -> pd.DataF
             until=params.until,
             exclude_flags=params.exclude,
         ),
+    )
+    mapping = context.attribution(params.lineage_date)
+    present = set(selection["agency_code"].cat.categories) if len(selection) else set()
+    mapping = {code: to for code, to in mapping.items() if code in present}
+    if not mapping:
+        return selection
+    return report_cache().get(
+        ("mapped", *key, tuple(sorted(mapping.items()))),
+        lambda: selection.assign(agency_code=map_codes(selection["agency_code"], mapping)),
     )
 
 
@@ -303,6 +358,10 @@ def _weighting(
     if params.weights == "none":
         return context.design, None
     volumes = _frame_volumes(params)
+    mapping = context.attribution(params.lineage_date)
+    if mapping:  # a merged unit's dossiers are its successor's, as its responses are
+        volumes = volumes.assign(agency_code=volumes["agency_code"].replace(mapping))
+        volumes = volumes.groupby(list(_CELLS), as_index=False)["dossiers"].sum()
     selection = selected_responses(context, params)
     if selection.empty:  # nothing to weight: the page says that no response is selected
         return context.design, None

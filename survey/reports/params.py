@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
 from survey.quality import FLAGS
@@ -69,6 +69,9 @@ class ReportParams:
     """The checked parameters of one report request.
 
     ``first`` and ``last`` are the first and last month of the period, as ``(year, month)``.
+    ``reference`` is the day whose units the figures are reported under (merged units under
+    their successors, :mod:`analysis.lineage`): by default the last day of the period; the
+    previous period of a comparison keeps the reference of the period it is compared with.
     """
 
     first: tuple[int, int]
@@ -84,6 +87,7 @@ class ReportParams:
     exclude: tuple[str, ...] = DEFAULT_EXCLUDED
     format: Format = "html"
     extra: Mapping[str, str] = field(default_factory=dict)
+    reference: date | None = None
 
     @property
     def since(self) -> datetime:
@@ -96,6 +100,11 @@ class ReportParams:
         return month_start(*_add_months(*self.last, 1))
 
     @property
+    def lineage_date(self) -> date:
+        """The day whose units the figures are reported under (see ``reference``)."""
+        return self.reference or (self.until - timedelta(days=1)).date()
+
+    @property
     def months(self) -> int:
         return (self.last[0] - self.first[0]) * 12 + self.last[1] - self.first[1] + 1
 
@@ -105,6 +114,7 @@ class ReportParams:
             self,
             first=_add_months(*self.first, -self.months),
             last=_add_months(*self.first, -1),
+            reference=self.lineage_date,
         )
 
     @property

@@ -89,6 +89,12 @@ def _respond(template: str, page: builders.Page, params: ReportParams, context: 
         "interval method": f"{params.ci}, {100 * params.level:g}%",
         "form": f"{context.form.id}@{context.form.version}",
     }
+    absorbed = context.absorbed(params.lineage_date)
+    if len(absorbed):
+        notes["merged units"] = "; ".join(
+            f"{row.predecessor_code} → {row.successor_code} ({row.effective_on:%d/%m/%Y})"
+            for row in absorbed.itertuples()
+        )
     if params.format in ("csv", "xlsx"):
         return download(params.format, page.filename, page.tables, notes)
     return render_template(

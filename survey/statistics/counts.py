@@ -22,7 +22,7 @@ Weights come from a :class:`~survey.statistics.weights.CellWeights` table joined
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +44,7 @@ from analysis.counts import (
 )
 from analysis.design import Design
 from analysis.hierarchy import hierarchy_from_form
+from analysis.lineage import map_codes
 from survey.models import Agency, Counter, Field, Procedure, Response
 from survey.quality import FLAGS
 from survey.statistics.answer_codes import AnswerCodes
@@ -231,16 +232,23 @@ def select_responses(
     until: datetime | None = None,
     agency_subtree: str | None = None,
     exclude_flags: Collection[str] = (),
+    successors: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """The selected responses, one row each (:func:`survey.statistics.fetched.fetch_selection`).
 
     The arguments mean what they mean for :func:`build_counts`; any count table of the
     selection is then :func:`survey.statistics.fetched.counts_from_selection` of it.
+    ``successors`` (``{agency code: code it is reported under}``, e.g.
+    :func:`analysis.lineage.attribution`) reports merged units' responses under their
+    successor: ``agency_code`` is mapped before any table is built.
     """
     flags = _check_flags(exclude_flags)
     with _connection(source) as connection:
         _subtree, filters = _kept(connection, form.id, since, until, agency_subtree, flags)
-        return fetch_selection(connection, form, filters)
+        selection = fetch_selection(connection, form, filters)
+    if successors:
+        selection["agency_code"] = map_codes(selection["agency_code"], successors)
+    return selection
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:

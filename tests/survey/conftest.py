@@ -43,6 +43,7 @@ _TABLES = (
     "summary_state",
     "responses",
     "dossier_volumes",
+    "agency_lineage",
     "form_versions",
     "users",
     "api_keys",

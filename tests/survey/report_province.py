@@ -15,9 +15,9 @@ from survey.demo import seed_responses, seed_units
 
 PASSWORD = "mat-khau-du-dai"
 
-# TP_DEMO (a city) has the ward P_TAN_AN under it; H_AN_PHU (a district) has two communes.
-OWN, OWN_CHILD = "TP_DEMO", "P_TAN_AN"
-OTHER, OTHER_CHILD = "H_AN_PHU", "X_AN_HOA"
+# STNMT (a department) has its land registration office under it; SNNPTNT has a sub-department.
+OWN, OWN_CHILD = "STNMT", "VPDKDD"
+OTHER, OTHER_CHILD = "SNNPTNT", "CCTTBVTV"
 
 ANALYST, OFFICIAL, ADMIN = "phan.tich", "can.bo", "quan.tri"
 
@@ -26,7 +26,7 @@ def seed_province(app: Flask, responses: int, *, now: datetime, random_seed: int
     """Seed the demo province, ``responses`` responses and the analyst, official (of
     :data:`OWN`) and admin accounts, all with :data:`PASSWORD`; returns ``app``."""
     with app.app_context():
-        seed_units()
+        seed_units(now=now)
         seed_responses(responses, random_seed=random_seed, now=now)
         repository.create_user(ANALYST, PASSWORD, role="analyst")
         repository.create_user(OFFICIAL, PASSWORD, role="official", agency_code=OWN)

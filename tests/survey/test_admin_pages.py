@@ -192,7 +192,8 @@ def _agency_count(app) -> int:
                 (
                     "tiêu đề (1)",
                     "ten",
-                    "Cột không có trong mẫu (cần: code, name_vi, level, name_en, parent_code).",
+                    "Cột không có trong mẫu (cần: code, name_vi, level, name_en, parent_code,"
+                    " valid_from, valid_until).",
                 ),
             ],
         ),

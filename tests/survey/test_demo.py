@@ -26,7 +26,7 @@ def test_seed_then_export(app, runner):
         assert db.session.scalar(select(func.count()).select_from(Response)) == 300
         assert stored_answer_count() > 300 * 15
         levels = {a.level for a in repository.list_agencies()}
-        assert levels == {"province", "department", "district", "commune"}
+        assert levels == {"province", "department", "commune"}  # two levels: no districts
     result = runner.invoke(["export", "responses"])
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(rows) == 300
@@ -99,7 +99,7 @@ def test_demo_accounts_one_per_role_printed_every_start(tmp_path, monkeypatch):
         "official",
         "official",
     ]
-    assert stored["official.anphu"][1] == "H_AN_PHU" and stored["official.stnmt"][1] == "STNMT"
+    assert stored["official.anphu"][1] == "X_AN_PHU" and stored["official.stnmt"][1] == "STNMT"
     assert stored["admin"][1] is None and stored["analyst"][1] is None
     for login, password in passwords.items():
         assert password is not None and check_password_hash(stored[login][2], password)

@@ -166,3 +166,137 @@ def test_a_nul_in_a_name_is_a_row_error(app, runner, tmp_path):
     assert "row 3, column name_vi: contains a control character (such as NUL)" in result.stderr
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Field)) == 0
+
+
+# --- lineage and validity --------------------------------------------------------------------
+
+_COMMUNES = (
+    "code,name_vi,level,parent_code,valid_from,valid_until\n"
+    "DEMO,UBND Tỉnh Demo,province,,,\n"
+    "X_A,UBND xã A,commune,DEMO,,2025-06-30\n"
+    "X_B,UBND xã B,commune,DEMO,,30/06/2025\n"
+    "X_C,UBND xã C,commune,DEMO,,2025-06-30\n"
+    "X_NEW,UBND xã Mới,commune,DEMO,01/07/2025,\n"
+)
+_MERGER = (
+    "predecessor_code,successor_code,effective_on,kind,note\n"
+    "X_A,X_NEW,2025-07-01,merge,Nghị quyết 1234/NQ-UBTVQH15\n"
+    "X_B,X_NEW,01/07/2025,merge,\n"
+    "X_C,X_NEW,2025-07-01,,\n"
+)
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _lineage(app) -> list[tuple]:
+    from survey.models import AgencyLineage
+
+    with app.app_context():
+        rows = db.session.scalars(select(AgencyLineage).order_by(AgencyLineage.id)).all()
+        return [
+            (r.predecessor.code, r.successor.code, r.effective_on.isoformat(), r.kind, r.note)
+            for r in rows
+        ]
+
+
+def test_units_carry_their_validity_and_the_lineage_links_them(app, runner, tmp_path):
+    units = runner.invoke(["import", "units", str(_write(tmp_path, "u.csv", _COMMUNES))])
+    assert units.exit_code == 0, units.output
+    result = runner.invoke(["import", "lineage", str(_write(tmp_path, "l.csv", _MERGER))])
+    assert result.exit_code == 0, result.output
+    assert "Imported lineage: 3 created, 0 updated." in result.output
+    with app.app_context():
+        old, new = repository.get_agency("X_B"), repository.get_agency("X_NEW")
+        assert (old.valid_from, old.valid_until.isoformat()) == (None, "2025-06-30")
+        assert (new.valid_from.isoformat(), new.valid_until) == ("2025-07-01", None)
+    assert _lineage(app) == [
+        ("X_A", "X_NEW", "2025-07-01", "merge", "Nghị quyết 1234/NQ-UBTVQH15"),
+        ("X_B", "X_NEW", "2025-07-01", "merge", ""),
+        ("X_C", "X_NEW", "2025-07-01", "merge", ""),  # kind defaults to merge
+    ]
+
+
+def test_lineage_reimport_is_idempotent_and_replaces_changed_rows(app, runner, tmp_path):
+    runner.invoke(["import", "units", str(_write(tmp_path, "u.csv", _COMMUNES))])
+    path = _write(tmp_path, "l.csv", _MERGER)
+    assert runner.invoke(["import", "lineage", str(path)]).exit_code == 0
+    first = _lineage(app)
+    again = runner.invoke(["import", "lineage", str(path)])
+    assert again.exit_code == 0 and "0 created, 3 updated" in again.output
+    assert _lineage(app) == first
+    changed = _MERGER.replace("X_C,X_NEW,2025-07-01,,", "X_C,X_NEW,2025-08-01,merge,muộn hơn")
+    result = runner.invoke(["import", "lineage", str(_write(tmp_path, "c.csv", changed))])
+    assert result.exit_code == 0, result.output
+    assert sorted(_lineage(app)) == sorted(
+        [*first[:2], ("X_C", "X_NEW", "2025-08-01", "merge", "muộn hơn")]
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "predecessor_code,successor_code,effective_on,kind\nX_A,X_NOPE,2025-07-01,merge\n",
+            "row 2, column successor_code: unknown agency 'X_NOPE'",
+        ),
+        (
+            "predecessor_code,successor_code,effective_on\nX_A,X_NEW,2025-13-01\n",
+            "row 2, column effective_on: '2025-13-01' is not a date (use 2025-07-01 or 01/07/2025)",
+        ),
+        (
+            "predecessor_code,successor_code,effective_on,kind\nX_A,X_NEW,2025-07-01,fusion\n",
+            "row 2, column kind: unknown kind 'fusion' (expected one of merge, split, rename)",
+        ),
+        (
+            "predecessor_code,successor_code,effective_on\nX_A,X_A,2025-07-01\n",
+            "row 2, column successor_code: unit X_A cannot succeed itself",
+        ),
+        (
+            "predecessor_code,successor_code,effective_on\n"
+            "X_A,X_NEW,2025-07-01\nX_NEW,X_A,2026-01-01\n",
+            "row 3, column successor_code: the succession X_A → X_NEW → X_A goes round in a circle",
+        ),
+        (
+            "predecessor_code,successor_code,effective_on\nX_A,X_B,2025-07-01\nX_A,X_C,2025-07-01\n",
+            "row 3, column successor_code: unit X_A is merged into or renamed to several units"
+            " (X_B, X_C); a unit divided among several units is a split",
+        ),
+        (
+            "predecessor_code,successor_code,effective_on\nX_A,X_NEW,2025-07-01\n"
+            "X_A,X_NEW,2025-07-01\n",
+            "row 3, column successor_code: X_A → X_NEW already appears on row 2",
+        ),
+    ],
+)
+def test_bad_lineage_lines_are_named_and_nothing_is_written(app, runner, tmp_path, text, expected):
+    runner.invoke(["import", "units", str(_write(tmp_path, "u.csv", _COMMUNES))])
+    result = runner.invoke(["import", "lineage", str(_write(tmp_path, "bad.csv", text))])
+    assert result.exit_code == 1
+    assert expected in result.output, result.output
+    assert "nothing was imported" in result.output
+    assert _lineage(app) == []
+
+
+def test_a_cycle_through_stored_lineage_is_refused(app, runner, tmp_path):
+    runner.invoke(["import", "units", str(_write(tmp_path, "u.csv", _COMMUNES))])
+    assert (
+        runner.invoke(["import", "lineage", str(_write(tmp_path, "l.csv", _MERGER))]).exit_code == 0
+    )
+    back = "predecessor_code,successor_code,effective_on\nX_NEW,X_B,2026-01-01\n"
+    result = runner.invoke(["import", "lineage", str(_write(tmp_path, "b.csv", back))])
+    assert result.exit_code == 1 and "goes round in a circle" in result.output, result.output
+    assert len(_lineage(app)) == 3
+
+
+def test_a_validity_that_ends_before_it_starts_is_refused(app, runner, tmp_path):
+    text = "code,name_vi,level,valid_from,valid_until\nX,UBND xã X,commune,2025-07-01,2025-06-30\n"
+    result = runner.invoke(["import", "units", str(_write(tmp_path, "u.csv", text))])
+    assert result.exit_code == 1
+    assert (
+        "row 2, column valid_until: valid_from 2025-07-01 is after valid_until 2025-06-30"
+        in result.output
+    )

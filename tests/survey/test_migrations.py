@@ -213,3 +213,73 @@ def test_new_answer_columns_are_appended_to_a_converted_version(unmigrated_url):
         app_engines = list(db.engines.values())
     for app_engine in app_engines:
         app_engine.dispose()
+
+
+def test_0007_adds_validity_and_lineage_and_removes_them(unmigrated_url):
+    """Revision 0007: existing units stay valid throughout (NULL dates) and a lineage row can
+    link two of them; the downgrade drops both and keeps the units."""
+    upgrade(unmigrated_url, "0006")
+    engine = create_engine(unmigrated_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO agencies (id, code, name_vi, name_en, level) VALUES"
+                    " (1, 'X_A', 'Xã A', '', 'commune'), (2, 'X_B', 'Xã B', '', 'commune')"
+                )
+            )
+        upgrade(unmigrated_url, "0007")
+        with engine.begin() as connection:
+            rows = connection.execute(
+                text("SELECT code, valid_from, valid_until FROM agencies ORDER BY id")
+            ).all()
+            assert [tuple(r) for r in rows] == [("X_A", None, None), ("X_B", None, None)]
+            connection.execute(
+                text(
+                    "INSERT INTO agency_lineage (predecessor_id, successor_id, effective_on, kind)"
+                    " VALUES (1, 2, '2025-07-01', 'merge')"
+                )
+            )
+            connection.execute(text("UPDATE agencies SET valid_until = '2025-06-30' WHERE id = 1"))
+            stored = connection.execute(
+                text("SELECT effective_on, kind, note FROM agency_lineage")
+            ).one()
+            assert str(stored[0]) == "2025-07-01" and stored[1:] == ("merge", "")
+        command.downgrade(alembic_config(unmigrated_url), "0006")
+        inspector = inspect(engine)
+        assert "agency_lineage" not in inspector.get_table_names()
+        columns = {c["name"] for c in inspector.get_columns("agencies")}
+        assert {"valid_from", "valid_until"}.isdisjoint(columns) and "code" in columns
+        with engine.connect() as connection:
+            codes = connection.execute(text("SELECT code FROM agencies ORDER BY id")).scalars()
+            assert list(codes) == ["X_A", "X_B"]
+    finally:
+        engine.dispose()
+
+
+
+def test_0006_replaces_the_summary_rows_by_cells(unmigrated_url):
+    """Revision 0006: the row-per-answer summary tables go, with the summary's state (the next
+    refresh builds the cells); the downgrade brings back the empty old tables."""
+    upgrade(unmigrated_url, "0005")
+    engine = create_engine(unmigrated_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO summary_state (form_id, definition, watermark, built_at,"
+                    " refreshed_at) VALUES ('f', 'd', 7, '2026-01-01', '2026-01-01')"
+                )
+            )
+        upgrade(unmigrated_url, "0006")
+        inspector = inspect(engine)
+        tables = set(inspector.get_table_names())
+        assert "summary_cells" in tables and not {"summary_counts", "summary_pairs"} & tables
+        with engine.begin() as connection:
+            assert connection.execute(text("SELECT count(*) FROM summary_state")).scalar() == 0
+        assert "layout" in {c["name"] for c in inspector.get_columns("summary_state")}
+        command.downgrade(alembic_config(unmigrated_url), "0005")
+        tables = set(inspect(engine).get_table_names())
+        assert {"summary_counts", "summary_pairs"} <= tables and "summary_cells" not in tables
+    finally:
+        engine.dispose()

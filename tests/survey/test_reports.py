@@ -301,21 +301,21 @@ def test_page_figures_equal_sipas_analyze_on_the_export(province, analyst, runne
         )
 
 
-def test_counters_of_units_below_name_their_unit(analyst) -> None:
-    """Every unit has its own "Quầy số 1": on a district's page the by-counter table tells
-    the district's counters from its communes'."""
+def test_counters_of_units_below_name_their_unit(province, analyst) -> None:
+    """Every unit has its own "Quầy số 1": on a department's page the by-counter table tells
+    the department's counters from its office's."""
     book = load_workbook(io.BytesIO(analyst.get(f"/reports/units/{OWN}?format=xlsx").data))
     sheet = next(book[n] for n in book.sheetnames if "counter" in n.lower())
     header = [c.value for c in sheet[1]]
     names = {
         row[header.index("counter_name")] for row in sheet.iter_rows(min_row=2, values_only=True)
     }
-    assert names, "the district has counters with responses"
+    assert names, "the department has counters with responses"
     own = [n for n in names if " · " not in n]
     below = [n for n in names if " · " in n]
     assert own and below
     assert len(names) == len(set(names))
-    assert all(n.split(" · ")[1].startswith("UBND") for n in below), below
+    assert {n.split(" · ")[1] for n in below} == set(_names_of(province, [OWN_CHILD])), below
 
 
 def test_the_unit_page_shows_key_drivers_and_the_importance_performance_grid(analyst) -> None:

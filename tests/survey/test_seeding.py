@@ -49,7 +49,7 @@ def _stored_rows() -> list:
 
 def test_seeded_rows_are_what_the_write_path_stores(app: Flask, runner) -> None:
     with app.app_context():
-        seed_units()
+        seed_units(now=NOW)
         assert seed_responses(1500, random_seed=3, now=NOW) == 1500
         form = repository.load_form("sipas-counter")
         layout = repository.record_form_version(form)
@@ -134,24 +134,24 @@ def _satisfied_share(rows: list, keep) -> float:
 
 def test_demo_data_differs_by_unit_and_over_time(app: Flask) -> None:
     with app.app_context():
-        seed_units()
+        seed_units(now=NOW)
         seed_responses(20_000, random_seed=5, now=NOW)
         rows = _stored_rows()
         overall = _satisfied_share(rows, lambda r: True)
         assert 0.75 <= overall <= 0.92
         by_agency = {
             code: _satisfied_share(rows, lambda r, code=code: r.agency_code == code)
-            for code in ("STNMT", "X_AN_HOA", "STP", "H_AN_PHU")
+            for code in ("STNMT", "X_AN_HOA", "STP", "SKHDT")
         }
         assert by_agency["STNMT"] < overall - 0.05  # clearly worse
         assert by_agency["X_AN_HOA"] > overall + 0.03  # clearly better
-        assert abs(by_agency["STP"] - by_agency["H_AN_PHU"]) < 0.04  # alike
+        assert abs(by_agency["STP"] - by_agency["SKHDT"]) < 0.04  # alike
         middle = NOW - timedelta(days=182)
         rising = [
             _satisfied_share(
                 rows,
                 lambda r, late=late: (
-                    r.agency_code == "TX_BINH_MINH"
+                    r.agency_code == "P_BINH_MINH"
                     and (r.Response.submitted_at.astimezone(UTC) >= middle) == late
                 ),
             )
@@ -190,7 +190,7 @@ def test_bulk_load_rebuilds_indexes_and_rolls_back_whole(postgres_url: str, empt
         "WHERE conrelid = 'responses'::regclass ORDER BY 1"
     )
     with app.app_context():
-        seed_units()
+        seed_units(now=NOW)
         before = db.session.scalars(structures).all()
         assert len(before) >= 12
         form = repository.load_form("sipas-counter")
@@ -252,7 +252,7 @@ def test_demo_db_url_seeds_then_reuses(database_url: str, monkeypatch) -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Response)) == 250
-        assert db.session.scalar(select(func.count()).select_from(Agency)) == 16
+        assert db.session.scalar(select(func.count()).select_from(Agency)) == 18
         db.session.remove()
         for engine in db.engines.values():
             engine.dispose()

@@ -128,7 +128,7 @@ moments = st.one_of(
     by=st.sampled_from(GROUPINGS),
     since=moments,
     until=moments,
-    subtree=st.sampled_from([None, "DEMO", "STP", "H_AN_PHU"]),
+    subtree=st.sampled_from([None, "DEMO", "STP", "STNMT"]),
     flags=st.sets(st.sampled_from(["too_fast", "straightlining", "honeypot"])),
 )
 def test_random_filters_equal_the_raw_path(

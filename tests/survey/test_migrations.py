@@ -257,7 +257,6 @@ def test_0007_adds_validity_and_lineage_and_removes_them(unmigrated_url):
         engine.dispose()
 
 
-
 def test_0006_replaces_the_summary_rows_by_cells(unmigrated_url):
     """Revision 0006: the row-per-answer summary tables go, with the summary's state (the next
     refresh builds the cells); the downgrade brings back the empty old tables."""

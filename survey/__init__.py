@@ -75,7 +75,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         warmup.install(app)
     refresh_every = app.config["SIPAS_AGGREGATES_REFRESH_SECONDS"]
     if not isinstance(refresh_every, int | float) or refresh_every < 0:
-        raise ValueError(
+        raise ConfigurationError(
             "SIPAS_AGGREGATES_REFRESH_SECONDS must be a number of seconds (0 turns the "
             f"background refresh off), not {refresh_every!r}"
         )

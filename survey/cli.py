@@ -80,9 +80,7 @@ def _unavailable(name: str, help_text: str, where: str, exc: Exception) -> click
 def main(ctx: click.Context) -> None:
     """SIPAS: citizen satisfaction surveys at one-stop counters (Chỉ số hài lòng SIPAS)."""
     if ctx.find_object(ScriptInfo) is None:
-        from survey import create_app
-
-        ctx.obj = ScriptInfo(create_app=lambda: create_app(), set_debug_flag=False)
+        ctx.obj = ScriptInfo(create_app=_default_app, set_debug_flag=False)
 
 
 @contextmanager
@@ -95,9 +93,13 @@ def _app_context() -> Iterator[Flask]:
 
 
 def _default_app() -> Flask:
-    from survey import create_app
+    """The application from the environment; a configuration it refuses is a clear error."""
+    from survey import ConfigurationError, create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigurationError as exc:
+        raise click.ClickException(f"configuration: {exc}") from None
 
 
 # --- db ----------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import pyarrow as pa
 
-from survey.exporting import META_COLUMNS, iter_rows
+from survey.exporting import META_COLUMNS, NAME_COLUMNS, iter_rows
 
 __all__ = [
     "PARTITION_KEYS",
@@ -52,7 +52,11 @@ PAGE_ROWS = 2_000
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 """Directory value of a null partition key (``field_code=__HIVE_DEFAULT_PARTITION__``)."""
 _TEXT = pa.dictionary(pa.int32(), pa.string())
-_DICTIONARY_COLUMNS = frozenset(META_COLUMNS) - {"response_id", "submitted_at", "form_version"}
+_DICTIONARY_COLUMNS = frozenset((*META_COLUMNS, *NAME_COLUMNS)) - {
+    "response_id",
+    "submitted_at",
+    "form_version",
+}
 
 
 class ExportTargetError(ValueError):

@@ -76,6 +76,9 @@ def test_groupings_that_are_not_frame_cells_stay_blank(export: Path, tmp_path: P
     assert res.exit_code == 0, res.output
     table = pd.read_csv(out, keep_default_na=False)
     by_field = table[(table["grouping"] == "field_code") & (table["level"] == "sipas")]
+    total = by_field[by_field["field_code"] == "(all)"]  # the grouping's total: every response
+    assert int(total["responses"].iloc[0]) == len(df)
+    by_field = by_field[by_field["field_code"] != "(all)"]
     want = df.groupby("field_code").size()
     assert dict(zip(by_field["field_code"], by_field["responses"].astype(int), strict=True)) == (
         want.to_dict()

@@ -180,5 +180,5 @@ def test_sipas_analyze_without_weights_shows_the_indices(tmp_path):
     t = pd.read_csv(out)
     _assert_finite_deff(t)
     indices = t[t["level"] != "criterion"]
-    assert len(indices) == 30 * 6
+    assert len(indices) == (30 + 1) * 6  # 30 agencies and the total
     assert not indices.loc[indices["n"] >= 30, "suppressed"].any()

@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from survey import create_app
+from survey import ConfigurationError, create_app
 from survey.extensions import db
 from survey.models import SummaryState
 from survey.statistics.background import refresh_once, refresher_gate
@@ -69,11 +69,13 @@ def test_a_serving_app_starts_the_refresher_at_its_first_request(app, seeded) ->
     finally:
         thread.stop.set()
         thread.join(30)
+        with serving.app_context():
+            db.engine.dispose()
 
 
 @pytest.mark.parametrize("value", ["often", -5])
 def test_a_bad_interval_is_refused(value, tmp_path) -> None:
-    with pytest.raises(ValueError, match="SIPAS_AGGREGATES_REFRESH_SECONDS"):
+    with pytest.raises(ConfigurationError, match="SIPAS_AGGREGATES_REFRESH_SECONDS"):
         create_app(
             {"SECRET_KEY": "s" * 32, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/a.db"}
             | {"SIPAS_AGGREGATES_REFRESH_SECONDS": value}

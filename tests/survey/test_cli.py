@@ -77,3 +77,14 @@ def test_unavailable_group_gives_a_clear_message(monkeypatch):
     result = CliRunner().invoke(cli.main, ["analyze", "anything"])
     assert result.exit_code == 1
     assert "'sipas analyze' is not available" in result.output
+
+
+def test_a_refused_configuration_is_a_clear_error_not_a_traceback(tmp_path) -> None:
+    env = {
+        "SIPAS_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}",
+        "SIPAS_SECRET_KEY": "short",
+    }
+    result = CliRunner().invoke(cli.main, ["export", "responses", "--out", "-"], env=env)
+    assert result.exit_code == 1
+    assert "configuration: the secret key" in result.output and "at least 32" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -41,8 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import machine, scratch_database  # noqa: E402
 
-NOW = datetime(2026, 1, 1, tzinfo=UTC)  # the data cover 2025 (12 whole months)
-YEAR = {"since": datetime(2025, 1, 1, tzinfo=UTC), "until": NOW}
+NOW = datetime(2026, 1, 1, tzinfo=UTC)  # seeded here: the data cover 2025 (12 whole months)
 BATCH = 100_000
 
 
@@ -70,6 +69,16 @@ def _size(db, kind: str) -> str:
         ).one()
         out += f"; {size[0] / 2**20:,.0f} MiB with indexes (responses: {size[1] / 2**20:,.0f} MiB)"
     return out
+
+
+def _last_whole_year(db) -> dict[str, datetime]:
+    """The 12 whole calendar months before the month of the newest response."""
+    from sqlalchemy import text
+
+    newest = db.session.execute(text("SELECT max(submitted_at) FROM responses")).scalar_one()
+    newest = datetime.fromisoformat(str(newest)) if isinstance(newest, str) else newest
+    until = datetime(newest.year, newest.month, 1, tzinfo=UTC)
+    return {"since": until.replace(year=until.year - 1), "until": until}
 
 
 def _raw(work):
@@ -145,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
 
             default = Design(strata="agency_code")
             clustered = Design(strata="agency_code", psu="counter_code", lonely_psu="adjust")
+            YEAR = _last_whole_year(db)  # noqa: N806 (the period of every table)
+            print(f"period: {YEAR['since']:%Y-%m-%d} to {YEAR['until']:%Y-%m-%d} (exclusive)")
             unit = {"agency_subtree": "STP", "period": "month", **YEAR}
             cases = {
                 "overview": lambda: build_counts(
@@ -170,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
                 for label, work in cases.items():
                     wall, rows, source = _best(lambda w=work: _raw(w), 1)
                     print(f"{label:14s} {rows:8,d} rows  {1000 * wall:8.1f} ms  ({source})")
-            seed_responses(args.tail, random_seed=999_999, now=NOW)
+            seed_responses(args.tail, random_seed=held + 999_999, now=YEAR["until"])
             wall, rows, source = _best(cases["overview"], args.repeat)
             print(
                 f"{'overview+tail':14s} {rows:8,d} rows  {1000 * wall:8.1f} ms  "

@@ -361,8 +361,9 @@ def build_counts(
         parts: list[pd.DataFrame] = []
         raw_filters = filters
         if plan.source == "summary":
-            raw_filters = [*filters, plan.raw_filter(form.id)]
-            parts.append(_summary_table(connection, query, plan, subtree, extra, cell_cols))
+            table, watermark = _summary_table(connection, query, plan, subtree, extra, cell_cols)
+            parts.append(table)
+            raw_filters = [*filters, plan.raw_filter(watermark, since, until)]
         try:
             if engine == "fetch":
                 parts.append(_fetched(connection, query, raw_filters, by))
@@ -409,15 +410,16 @@ def _summary_table(
     subtree: Select | None,
     extra: list[str],
     cell_cols: list[str],
-) -> pd.DataFrame:
-    """The count table of the summary cells the plan serves (empty: no cell selected)."""
+) -> tuple[pd.DataFrame, int]:
+    """The count table of the summary cells the plan serves (empty: no cell selected), and the
+    watermark of the cells read."""
     level = level_for(query.needed)
     excluded = [_flag_present(f, CELLS.c.flags) for f in query.flags]
-    cells, layout = read_cells(
+    cells, layout, watermark = read_cells(
         connection, query.form, plan, level, agency_ids=subtree, exclude=excluded
     )
     if cells.empty:
-        return pd.DataFrame()
+        return pd.DataFrame(), watermark
     frame = _cell_columns(connection, cells.keys, query.needed, query.period)
     weights = None
     if query.weights is not None:
@@ -442,7 +444,8 @@ def _summary_table(
     )
     table = keys.iloc[rows.pop("group").to_numpy()].reset_index(drop=True)
     table = pd.concat([table, rows], axis=1)
-    return _assemble([table], query.design, extra, cell_cols, query.weights is not None)
+    weighted = query.weights is not None
+    return _assemble([table], query.design, extra, cell_cols, weighted), watermark
 
 
 def _cell_columns(

@@ -62,6 +62,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    tuple_,
     type_coerce,
 )
 from sqlalchemy.engine import Connection
@@ -112,6 +113,7 @@ _RESPONSES = Response.__table__
 _LOCK_KEY = 0x5195A5  # pg_advisory_xact_lock key of summary maintenance
 _COUNT_TYPE = np.dtype("<i4")  # one count of summary_cells.counts
 _WRITE_BATCH = 2_000  # cells per INSERT
+_KEYS_PER_READ = 400  # cell keys per SELECT of stored cells (a row-value IN list)
 # The levels of the summary: the full grain, and roll-ups that keep fewer unit columns (the
 # others hold the constants of _ROLLED_UP; form_version = -1 marks every rolled-up cell). The
 # overview and unit pages read the roll-ups, other designs and domains the full grain.
@@ -167,6 +169,11 @@ def _month_ceil(moment: datetime) -> date:
     return date(floor.year + floor.month // 12, floor.month % 12 + 1, 1)
 
 
+def _utc(moment: datetime) -> datetime:
+    """A timestamp as aware UTC (a naive one is taken as UTC)."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
@@ -184,12 +191,15 @@ class SummaryPlan:
         Why (for pages and the CLI).
     start, stop : date or None
         First month read from the summary and the month after the last (None: open).
+    watermark : int
+        The highest response id the summary held when planned.
     """
 
     source: str
     reason: str
     start: date | None = None
     stop: date | None = None
+    watermark: int = 0
 
     def summary_filters(self, table: Any) -> list[ColumnElement[bool]]:
         """The months of ``table`` (a summary table) that the summary serves."""
@@ -200,13 +210,16 @@ class SummaryPlan:
             out.append(table.c.month < self.stop)
         return out
 
-    def raw_filter(self, form_id: str) -> ColumnElement[bool]:
-        """The responses the summary does not hold: above the watermark or in partial months."""
-        watermark = select(STATE.c.watermark).where(STATE.c.form_id == form_id).scalar_subquery()
+    def raw_filter(
+        self, watermark: int, since: datetime | None, until: datetime | None
+    ) -> ColumnElement[bool]:
+        """The responses of ``[since, until)`` that cells holding the responses up to
+        ``watermark`` lack: those above it and those in the partial months at either end
+        (each an index range, so the database reads only them)."""
         outside = [_RESPONSES.c.id > watermark]
-        if self.start is not None:
+        if self.start is not None and since is not None and _utc(since) < _midnight(self.start):
             outside.append(_RESPONSES.c.submitted_at < _midnight(self.start))
-        if self.stop is not None:
+        if self.stop is not None and (until is None or _utc(until) > _midnight(self.stop)):
             outside.append(_RESPONSES.c.submitted_at >= _midnight(self.stop))
         return or_(*outside)
 
@@ -234,6 +247,7 @@ def plan_summary(
         + (" and in partial months" if since or until else ""),
         start,
         stop,
+        int(state.watermark),
     )
 
 
@@ -410,19 +424,29 @@ def _cell_rows(
 
 
 def _merge(connection: Connection, form_id: str, cells: CellTable, layout: Layout) -> None:
-    """Add ``cells`` to the stored cells (read, add, delete, insert: under the lock)."""
+    """Add ``cells`` to the stored cells with the same keys (read, add, delete, insert: under
+    the lock); cells not stored yet are inserted."""
     if cells.empty:
         return
     width = len(layout)
-    months = sorted(set(cells.keys["month"]))
-    ids, stored = _cell_rows(connection, form_id, [CELLS.c.month.in_(months)], width)
+    keys = list(cells.keys[list(GRAIN_COLUMNS)].itertuples(index=False, name=None))
+    grain = tuple_(*(CELLS.c[name] for name in GRAIN_COLUMNS))
+    ids: list[int] = []
+    parts = []
+    for start in range(0, len(keys), _KEYS_PER_READ):
+        batch = keys[start : start + _KEYS_PER_READ]
+        found, stored = _cell_rows(connection, form_id, [grain.in_(batch)], width)
+        ids += found
+        parts.append(stored)
     added = np.pad(cells.counts, ((0, 0), (0, width - cells.counts.shape[1])))
     if ids:
-        keys = pd.concat([stored.keys, cells.keys], ignore_index=True)
-        total = _sum_cells(keys, np.vstack([stored.counts, added]), GRAIN_COLUMNS)
+        stored_keys = pd.concat([p.keys for p in parts if not p.empty], ignore_index=True)
+        stored_counts = np.vstack([p.counts for p in parts if not p.empty])
+        both = pd.concat([stored_keys, cells.keys], ignore_index=True)
+        total = _sum_cells(both, np.vstack([stored_counts, added]), GRAIN_COLUMNS)
         for start in range(0, len(ids), _WRITE_BATCH):
-            batch = ids[start : start + _WRITE_BATCH]
-            connection.execute(delete(CELLS).where(CELLS.c.id.in_(batch)))
+            batch_ids = ids[start : start + _WRITE_BATCH]
+            connection.execute(delete(CELLS).where(CELLS.c.id.in_(batch_ids)))
         cells = CellTable(total.keys, np.rint(total.counts).astype(np.int64))
     else:
         cells = CellTable(cells.keys, added)
@@ -510,18 +534,35 @@ def read_cells(
     *,
     agency_ids: Select | None = None,
     exclude: Sequence[ColumnElement[bool]] = (),
-) -> tuple[CellTable, Layout]:
+) -> tuple[CellTable, Layout, int]:
     """The cells of ``level`` in the months ``plan`` serves (``agency_ids``: a subquery of the
-    agencies kept; ``exclude``: conditions on ``summary_cells`` rows left out)."""
+    agencies kept; ``exclude``: conditions on ``summary_cells`` rows left out), the layout of
+    their vectors and the watermark they hold.
+
+    The watermark is read in the statement that reads the cells (one snapshot), so that the
+    responses above it are exactly those the cells lack even when a refresh commits meanwhile;
+    the layout is read afterwards (it only grows, so it covers every vector read).
+    """
+    c = CELLS.c
+    where = [*plan.summary_filters(CELLS), *_level_filter(level)]
+    if agency_ids is not None:
+        where.append(c.agency_id.in_(agency_ids))
+    where += [not_(condition) for condition in exclude]
+    watermark = select(STATE.c.watermark).where(STATE.c.form_id == form.id).scalar_subquery()
+    statement = select(watermark, *(c[name] for name in GRAIN_COLUMNS), c.counts).where(
+        c.form_id == form.id, *where
+    )
+    rows = connection.execute(statement).all()
     layout = Layout(
         connection.execute(select(STATE.c.layout).where(STATE.c.form_id == form.id)).scalar_one()
     )
-    where = [*plan.summary_filters(CELLS), *_level_filter(level)]
-    if agency_ids is not None:
-        where.append(CELLS.c.agency_id.in_(agency_ids))
-    where += [not_(condition) for condition in exclude]
-    _, cells = _cell_rows(connection, form.id, where, len(layout))
-    return cells, layout
+    width = len(layout)
+    keys = pd.DataFrame([row[1:-1] for row in rows], columns=list(GRAIN_COLUMNS))
+    if not rows:
+        return CellTable(keys, np.zeros((0, width), np.int64)), layout, plan.watermark
+    keys["month"] = [_as_date(m) for m in keys["month"]]
+    counts = np.vstack([_vector(row[-1], width) for row in rows]).astype(np.int64)
+    return CellTable(keys, counts), layout, int(rows[0][0])
 
 
 def cell_counts(

@@ -4,11 +4,14 @@ Every ``SIPAS_AGGREGATES_REFRESH_SECONDS`` (default 60; ``0`` turns it off) a da
 each serving worker, started at the worker's first request (command-line uses of the app serve
 none; testing apps never start it), tries to become the refresher: on PostgreSQL it takes a
 session-level ``pg_try_advisory_lock``, on SQLite a non-blocking ``flock`` on a file beside the
-database. The worker that gets it runs :func:`survey.statistics.summary.refresh` for every form
-with stored responses, as ``sipas aggregates refresh`` would (a form without a summary yet is
-built); the others skip the round. So one refresh runs at a time across the workers (and
-across hosts on PostgreSQL), and a crash or a killed worker leaves the previous summary (each
-form's refresh is one transaction).
+database. The worker that gets it runs ``sipas aggregates refresh`` in a child process and
+waits for it, holding the gate; the others skip the round. The child refreshes every form with
+stored responses (:func:`survey.statistics.summary.refresh`; a form without a summary yet is
+built). Its tabulation is CPU work that would hold the worker's interpreter lock for seconds if
+it ran in the worker, delaying the citizens' submissions that the worker's threads serve; in a
+child it only shares the CPUs. So one refresh runs at a time across the workers (and across
+hosts on PostgreSQL), and a crash or a killed worker leaves the previous summary (each form's
+refresh is one transaction).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import fcntl
 import os
 import random
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +31,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-__all__ = ["install", "refresh_once", "refresher_gate", "start_refresher"]
+__all__ = ["install", "refresh_in_child", "refresh_once", "refresher_gate", "start_refresher"]
 
 _GATE_KEY = 0x5195A6  # pg_try_advisory_lock key of the background refresher
 
@@ -88,8 +93,42 @@ def refresh_once(app: Flask) -> list[str]:
     return done
 
 
+_CHILD = "import sys; from survey.cli import main; sys.exit(main())"
+
+
+def refresh_in_child(app: Flask) -> bool:
+    """One round: if this process holds the gate, run ``sipas aggregates refresh`` in a child
+    process on the app's database and wait for it; returns whether it ran. A failed refresh is
+    logged with the end of its output."""
+    from survey.extensions import db
+
+    with app.app_context(), refresher_gate(db.engine) as held:
+        if not held:
+            return False
+        environment = os.environ | {
+            "SIPAS_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "SIPAS_SECRET_KEY": str(app.config["SECRET_KEY"]),
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, "aggregates", "refresh"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode:
+            app.logger.warning(
+                "sipas aggregates refresh failed (exit %s): %s",
+                done.returncode,
+                (done.stderr or done.stdout)[-2000:],
+            )
+        else:
+            app.logger.info("statistics summary refreshed: %s", done.stdout.strip())
+        return True
+
+
 def start_refresher(app: Flask, interval: float) -> threading.Thread:
-    """Run :func:`refresh_once` every ``interval`` seconds (first after a random part of it,
+    """Run :func:`refresh_in_child` every ``interval`` seconds (first after a random part of it,
     so that workers started together do not all try at once) in a daemon thread; errors are
     logged, never raised. The thread is also ``app.extensions["sipas_aggregates_refresher"]``."""
     stop = threading.Event()
@@ -98,7 +137,7 @@ def start_refresher(app: Flask, interval: float) -> threading.Thread:
         delay = random.uniform(0.1, 1.0) * interval
         while not stop.wait(delay):
             try:
-                refresh_once(app)
+                refresh_in_child(app)
             except Exception:  # the database down, a migration not applied yet
                 app.logger.warning("refreshing the statistics summary failed", exc_info=True)
             delay = interval

@@ -10,17 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from analysis.cli import analyze
-from tests.analysis.factories import make_responses
-
-
-@pytest.fixture
-def export(tmp_path: Path, form17) -> Path:
-    df = make_responses(form17, seed=12, n=240)
-    df["submitted_at"] = df["submitted_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    df["form_id"] = form17.id
-    path = tmp_path / "responses.csv"
-    df.to_csv(path, index=False)
-    return path
 
 
 def _run(*args: str):

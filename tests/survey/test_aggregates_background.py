@@ -12,7 +12,7 @@ from sqlalchemy import select
 from survey import ConfigurationError, create_app
 from survey.extensions import db
 from survey.models import SummaryState
-from survey.statistics.background import refresh_once, refresher_gate
+from survey.statistics.background import refresh_in_child, refresh_once, refresher_gate
 from tests.survey import test_statistics as base
 
 seeded = base.seeded
@@ -80,3 +80,14 @@ def test_a_bad_interval_is_refused(value, tmp_path) -> None:
             {"SECRET_KEY": "s" * 32, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/a.db"}
             | {"SIPAS_AGGREGATES_REFRESH_SECONDS": value}
         )
+
+
+def test_a_round_refreshes_in_a_child_process(app, seeded) -> None:
+    assert refresh_in_child(app) is True
+    with app.app_context():
+        state = db.session.execute(select(SummaryState)).scalar_one()
+        assert state.watermark > 0
+        db.session.rollback()
+    with app.app_context(), refresher_gate(db.engine) as held:
+        assert held
+        assert refresh_in_child(app) is False  # the gate is taken: this round is skipped

@@ -59,6 +59,9 @@ class ReliabilityRule:
 NCHS_2017 = ReliabilityRule()
 
 
+_ROUNDING = 1e-9  # relative slack of the thresholds against floating-point rounding
+
+
 def explanations(rule: ReliabilityRule = NCHS_2017) -> dict[str, dict[str, str]]:
     """What every ``suppression_reason`` and flag that ``rule`` can give means (English).
 
@@ -141,7 +144,9 @@ def assess(
     reasons = [
         (np.isnan(p), texts["no_estimate"]),
         (~(df > 0), texts["no_df"]),
-        (~(n_eff >= rule.min_n_eff), texts["small_n_eff"]),
+        # n* within a relative 1e-9 of the threshold reaches it: n* = n/deff with deff = 1 in
+        # theory (n = 30 respondents) must not flip with the rounding of a sum's order.
+        (~(n_eff >= rule.min_n_eff * (1 - _ROUNDING)), texts["small_n_eff"]),
         (~np.isfinite(width), texts["no_interval"]),
     ]
     wide = width > rule.show_width

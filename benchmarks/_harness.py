@@ -369,7 +369,10 @@ def machine() -> dict[str, str]:
     dirty = _first_line(["bash", "-c", f"git -C {REPO} status --porcelain | wc -l"])
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "nproc": _first_line(["nproc"]),
+        # Not `nproc`: it follows OMP_NUM_THREADS, which survey.compute_threads sets to 1.
+        "nproc": str(
+            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        ),
         "memory": mem,
         "cpu": cpu.strip(),
         "os": platform.platform(),

@@ -5,7 +5,10 @@ responses; ``refresh`` adds the responses stored since the last run and re-sums 
 whose responses changed (:func:`survey.statistics.summary.refresh`); ``status`` lists what
 the summary holds. Run ``refresh`` every minute or so (cron, systemd timer); reports add the
 responses above the watermark on read, so they are exact in any case and fast when the tail
-is short. Both commands are safe to run concurrently and to interrupt::
+is short. Both read and tabulate the responses before taking the maintenance lock and write in
+one short transaction (:func:`survey.statistics.summary.refresh_in_steps`), so citizens'
+submissions never wait for them, even on SQLite. Both commands are safe to run concurrently and
+to interrupt::
 
     sipas aggregates rebuild
     sipas aggregates refresh --form sipas-counter
@@ -56,8 +59,7 @@ def _each_form(wanted: tuple[str, ...], work: Callable[[Any, Any], str]) -> None
             forms = _forms(connection, wanted)
         for form in forms:
             started = time.perf_counter()
-            with db.engine.begin() as connection:  # one transaction per form
-                message = work(connection, form)
+            message = work(db.engine, form)  # reads first, then one short write transaction
             click.echo(f"{form.id}: {message} in {time.perf_counter() - started:.2f} s")
 
 
@@ -76,8 +78,11 @@ def aggregates() -> None:
 def rebuild_command(form_ids: tuple[str, ...]) -> None:
     """Sum every stored response into the summary again."""
 
-    def work(connection: Any, form: Any) -> str:
-        return f"rebuilt up to response id {summary.rebuild(connection, form)}"
+    def work(engine: Any, form: Any) -> str:
+        result = summary.refresh_in_steps(engine, form, rebuild=True)
+        if result.skipped:
+            return "not rebuilt: another refresh ran meanwhile (run it again)"
+        return f"rebuilt up to response id {result.watermark}"
 
     _each_form(form_ids, work)
 
@@ -87,8 +92,10 @@ def rebuild_command(form_ids: tuple[str, ...]) -> None:
 def refresh_command(form_ids: tuple[str, ...]) -> None:
     """Add the responses stored since the last run; re-sum months that changed."""
 
-    def work(connection: Any, form: Any) -> str:
-        result = summary.refresh(connection, form)
+    def work(engine: Any, form: Any) -> str:
+        result = summary.refresh_in_steps(engine, form)
+        if result.skipped:
+            return f"another refresh ran meanwhile; up to response id {result.watermark}"
         if result.rebuilt:
             return f"rebuilt (no summary of this definition yet) up to id {result.watermark}"
         months = ", ".join(m.strftime("%Y-%m") for m in result.months) or "none"

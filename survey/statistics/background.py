@@ -6,12 +6,12 @@ none; testing apps never start it), tries to become the refresher: on PostgreSQL
 session-level ``pg_try_advisory_lock``, on SQLite a non-blocking ``flock`` on a file beside the
 database. The worker that gets it runs ``sipas aggregates refresh`` in a child process and
 waits for it, holding the gate; the others skip the round. The child refreshes every form with
-stored responses (:func:`survey.statistics.summary.refresh`; a form without a summary yet is
-built). Its tabulation is CPU work that would hold the worker's interpreter lock for seconds if
-it ran in the worker, delaying the citizens' submissions that the worker's threads serve; in a
-child it only shares the CPUs. So one refresh runs at a time across the workers (and across
-hosts on PostgreSQL), and a crash or a killed worker leaves the previous summary (each form's
-refresh is one transaction).
+stored responses (:func:`survey.statistics.summary.refresh_in_steps`: read and tabulated
+before one short write transaction; a form without a summary yet is built). Its tabulation is
+CPU work that would hold the worker's interpreter lock for seconds if it ran in the worker,
+delaying the citizens' submissions that the worker's threads serve; in a child it only shares
+the CPUs. So one refresh runs at a time across the workers (and across hosts on PostgreSQL),
+and a crash or a killed worker leaves the previous summary.
 """
 
 from __future__ import annotations
@@ -85,8 +85,7 @@ def refresh_once(app: Flask) -> list[str]:
                 form: Any = repository.load_form(form_id)
             except (KeyError, ValueError):  # responses of a form no longer shipped
                 continue
-            with db.engine.begin() as connection:
-                result = summary.refresh(connection, form)
+            result = summary.refresh_in_steps(db.engine, form)
             done.append(
                 f"{form_id}: rebuilt" if result.rebuilt else f"{form_id}: {result.added} added"
             )

@@ -65,7 +65,7 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select
 
@@ -102,6 +102,7 @@ __all__ = [
     "read_cells",
     "rebuild",
     "refresh",
+    "refresh_in_steps",
     "summarised_forms",
     "summary_status",
 ]
@@ -453,6 +454,54 @@ def _merge(connection: Connection, form_id: str, cells: CellTable, layout: Layou
     _write(connection, form_id, cells, layout)
 
 
+@dataclass
+class _MonthCells:
+    """The cells of one month's selected responses, and how many they were (and their id
+    sum, for ``summary_months``)."""
+
+    month: date
+    cells: CellTable
+    responses: int
+    id_sum: int
+
+
+def _collect(
+    connection: Connection,
+    form: Any,
+    layout: Layout,
+    filters: Sequence[ColumnElement[bool]],
+) -> list[_MonthCells]:
+    """Tabulate the responses matching ``filters``, month by month (reads only)."""
+    r = _RESPONSES.c
+    month = month_start(r.submitted_at, connection.dialect.name)
+    months = [
+        _as_date(m)
+        for (m,) in connection.execute(
+            select(month).where(r.form_id == form.id, *filters).group_by(month).order_by(month)
+        )
+    ]
+    out = []
+    for first in months:
+        selected = [r.form_id == form.id, *filters, *_month_range(r.submitted_at, first)]
+        cells = _with_roll_ups(_tabulate(fetch_grain(connection, form, selected), form, layout))
+        held = connection.execute(
+            select(func.count(), func.coalesce(func.sum(r.id), 0)).where(*selected)
+        ).one()
+        out.append(_MonthCells(first, cells, int(held[0]), int(held[1])))
+    return out
+
+
+def _store(
+    connection: Connection, form_id: str, months: list[_MonthCells], layout: Layout, *, fresh: bool
+) -> int:
+    """Write collected cells (``fresh``: their months hold no cell yet; otherwise added to the
+    stored cells) and their months' counts; returns the responses they hold."""
+    for month in months:
+        (_write if fresh else _merge)(connection, form_id, month.cells, layout)
+        _add_month(connection, form_id, month.month, month.responses, month.id_sum)
+    return sum(m.responses for m in months)
+
+
 def _add_responses(
     connection: Connection,
     form: Any,
@@ -463,6 +512,7 @@ def _add_responses(
 ) -> int:
     """Sum the responses matching ``filters`` into the summary, month by month (``fresh``:
     their months hold no cell yet); returns how many were added."""
+    added = 0
     r = _RESPONSES.c
     month = month_start(r.submitted_at, connection.dialect.name)
     months = [
@@ -471,16 +521,11 @@ def _add_responses(
             select(month).where(r.form_id == form.id, *filters).group_by(month).order_by(month)
         )
     ]
-    added = 0
-    for first in months:
-        selected = [r.form_id == form.id, *filters, *_month_range(r.submitted_at, first)]
-        cells = _with_roll_ups(_tabulate(fetch_grain(connection, form, selected), form, layout))
-        (_write if fresh else _merge)(connection, form.id, cells, layout)
-        held = connection.execute(
-            select(func.count(), func.coalesce(func.sum(r.id), 0)).where(*selected)
-        ).one()
-        added += int(held[0])
-        _add_month(connection, form.id, first, int(held[0]), int(held[1]))
+    for first in months:  # one month in memory at a time
+        collected = _collect(
+            connection, form, layout, [*filters, *_month_range(r.submitted_at, first)]
+        )
+        added += _store(connection, form.id, collected, layout, fresh=fresh)
     return added
 
 
@@ -679,12 +724,16 @@ class RefreshResult:
         Months re-summed because their responses changed below the watermark.
     watermark : int
         The highest response id now in the summary.
+    skipped : bool
+        :func:`refresh_in_steps` only: another refresh committed while this one read, so this
+        one wrote nothing (the next round starts from the other's state).
     """
 
     rebuilt: bool
     added: int
     months: tuple[date, ...]
     watermark: int
+    skipped: bool = False
 
 
 def refresh(connection: Connection, form: Any) -> RefreshResult:
@@ -710,6 +759,67 @@ def refresh(connection: Connection, form: Any) -> RefreshResult:
     added = _add_responses(connection, form, layout, [r.id > old, r.id <= new], fresh=False)
     _save_state(connection, form, new, layout, built=False)
     return RefreshResult(False, added, tuple(changed), new)
+
+
+def refresh_in_steps(engine: Engine, form: Any, *, rebuild: bool = False) -> RefreshResult:
+    """:func:`refresh` (or, with ``rebuild``, :func:`rebuild`) with the reading and tabulating
+    done before the maintenance lock is taken: what ``sipas aggregates`` and the server run.
+
+    On SQLite a transaction that writes holds the database's write lock until it ends, so
+    :func:`refresh` in one transaction would make every citizen's submission wait for the whole
+    tabulation. Here the responses are read and tabulated in a read-only transaction (WAL
+    readers block no writer); then a short write transaction takes the lock, checks that the
+    summary's state is still the one read (else another refresh committed meanwhile: nothing is
+    written, ``skipped``), and writes the cells. The tabulated cells of every month to write are
+    held in memory meanwhile (a few hundred MB for a rebuild at 10 million responses).
+    """
+    r = _RESPONSES.c
+    with engine.connect() as connection:
+        seen = _state(connection, form.id)
+        rebuilt = rebuild or seen is None or seen.definition != definition_of(form)
+        changed: list[date] = []
+        if rebuilt:
+            layout, old = Layout(), 0
+            new = _max_id(connection, form.id)
+            fresh = _collect(connection, form, layout, [r.id <= new])
+            added: list[_MonthCells] = []
+        else:
+            layout, old = Layout(seen.layout), int(seen.watermark)
+            changed = _changed_months(connection, form.id, old)
+            new = max(_max_id(connection, form.id), old)
+            month = month_start(r.submitted_at, connection.dialect.name)
+            fresh = _collect(connection, form, layout, [r.id <= new, month.in_(changed)])
+            added = _collect(
+                connection, form, layout, [r.id > old, r.id <= new, ~month.in_(changed)]
+            )
+        above = connection.execute(
+            select(func.count()).where(r.form_id == form.id, r.id > old, r.id <= new)
+        ).scalar_one()
+        connection.rollback()
+    with engine.begin() as connection:
+        _lock(connection, form.id)
+        now = _state(connection, form.id)
+        if _state_key(now) != _state_key(seen):
+            return RefreshResult(False, 0, (), int(now.watermark) if now else 0, skipped=True)
+        _delete(connection, form.id, None if rebuilt else changed)
+        _store(connection, form.id, fresh, layout, fresh=True)
+        _store(connection, form.id, added, layout, fresh=False)
+        _save_state(connection, form, new, layout, built=rebuilt)
+    return RefreshResult(rebuilt, 0 if rebuilt else int(above), tuple(changed), new)
+
+
+def _state(connection: Connection, form_id: str) -> Any:
+    return connection.execute(
+        select(STATE.c.definition, STATE.c.watermark, STATE.c.layout).where(
+            STATE.c.form_id == form_id
+        )
+    ).first()
+
+
+def _state_key(state: Any) -> tuple[Any, ...] | None:
+    if state is None:
+        return None
+    return (state.definition, int(state.watermark), len(state.layout or []))
 
 
 def _changed_months(connection: Connection, form_id: str, watermark: int) -> list[date]:

@@ -307,3 +307,42 @@ def test_readyz_says_how_far_each_summary_is_behind(app, seeded) -> None:
     assert client.get("/readyz").json["aggregates"][0]["behind"] == added
     refreshed(app)
     assert client.get("/readyz").json["aggregates"][0]["behind"] == 0
+
+
+def test_a_stepwise_refresh_equals_the_responses(app, seeded) -> None:
+    from survey.statistics.summary import refresh_in_steps
+
+    with app.app_context():
+        form = load_form("sipas-counter")
+        first = refresh_in_steps(db.engine, form)
+        assert first.rebuilt and not first.skipped
+        added = seed_responses(19, random_seed=8, now=NOW + timedelta(days=3))
+        again = refresh_in_steps(db.engine, form)
+        assert (again.rebuilt, again.added, again.skipped) == (False, added, False)
+        for design in (DESIGNS["default"], DESIGNS["clustered"]):
+            assert_same(form, design, ["agency_code", "period"], period="month")
+
+
+def test_a_stepwise_refresh_that_lost_the_race_writes_nothing(app, seeded, monkeypatch) -> None:
+    from survey.statistics import summary as summary_module
+
+    build(app)
+    with app.app_context():
+        form = load_form("sipas-counter")
+        seed_responses(11, random_seed=9, now=NOW)
+        collect = summary_module._collect
+
+        def racing(*args, **kwargs):  # another refresher commits while this one reads
+            out = collect(*args, **kwargs)
+            if not racing.done:
+                racing.done = True
+                refreshed(app)
+            return out
+
+        racing.done = False
+        monkeypatch.setattr(summary_module, "_collect", racing)
+        result = summary_module.refresh_in_steps(db.engine, form)
+        assert result.skipped and result.added == 0
+        monkeypatch.undo()
+        assert refreshed(app).added == 0  # the other refresh added the responses once
+        assert_same(form, DESIGNS["default"], ["agency_code"])

@@ -327,7 +327,12 @@ def _tabulate(selection: pd.DataFrame, form: Any, layout: Layout) -> CellTable:
         pooled=True,
     )
     cell_ids, cells = pd.MultiIndex.from_frame(table[columns]).factorize()
-    positions = layout.positions(table["item"].astype(str).to_numpy(), table["answer"].to_numpy())
+    pair_ids, pairs = pd.MultiIndex.from_arrays(
+        [table["item"].astype(str).to_numpy(), table["answer"].to_numpy()]
+    ).factorize()
+    unique_items = pairs.get_level_values(0).to_numpy()
+    unique_answers = pairs.get_level_values(1).to_numpy()
+    positions = layout.positions(unique_items, unique_answers)[pair_ids]
     width = len(layout)
     flat = cell_ids.astype(np.int64) * width + positions
     n = table["n"].to_numpy(dtype=np.int64)

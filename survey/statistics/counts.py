@@ -210,8 +210,7 @@ def summarize_selection(
     """
     flags = _check_flags(exclude_flags)
     with _connection(source) as connection:
-        subtree = _subtree_ids(connection, agency_subtree)
-        filters = _selection_filters(form.id, since, until, subtree)
+        _, filters = _kept(connection, form.id, since, until, agency_subtree, ())
         excluded = or_(*[_flag_present(f) for f in flags]) if flags else false()
         columns = [func.count().label("selected"), _count_if(excluded).label("excluded")]
         columns += [_count_if(_flag_present(f)).label(f) for f in FLAGS]

@@ -507,33 +507,6 @@ def _store(
     return sum(m.responses for m in months)
 
 
-def _add_responses(
-    connection: Connection,
-    form: Any,
-    layout: Layout,
-    filters: Sequence[ColumnElement[bool]],
-    *,
-    fresh: bool,
-) -> int:
-    """Sum the responses matching ``filters`` into the summary, month by month (``fresh``:
-    their months hold no cell yet); returns how many were added."""
-    added = 0
-    r = _RESPONSES.c
-    month = month_start(r.submitted_at, connection.dialect.name)
-    months = [
-        _as_date(m)
-        for (m,) in connection.execute(
-            select(month).where(r.form_id == form.id, *filters).group_by(month).order_by(month)
-        )
-    ]
-    for first in months:  # one month in memory at a time
-        collected = _collect(
-            connection, form, layout, [*filters, *_month_range(r.submitted_at, first)]
-        )
-        added += _store(connection, form.id, collected, layout, fresh=fresh)
-    return added
-
-
 def _month_range(submitted_at: Any, first: date) -> list[ColumnElement[bool]]:
     stop = date(first.year + first.month // 12, first.month % 12 + 1, 1)
     return [submitted_at >= _midnight(first), submitted_at < _midnight(stop)]
@@ -697,13 +670,53 @@ def _save_state(
         connection.execute(STATE.update().where(STATE.c.form_id == form.id).values(**values))
 
 
-def _rebuild_locked(connection: Connection, form: Any) -> int:
-    watermark = _max_id(connection, form.id)
-    _delete(connection, form.id)
-    layout = Layout()
-    _add_responses(connection, form, layout, [_RESPONSES.c.id <= watermark], fresh=True)
-    _save_state(connection, form, watermark, layout, built=True)
-    return watermark
+@dataclass
+class _Plan:
+    """What a rebuild or refresh will write, read and tabulated before any lock is taken."""
+
+    seen: Any  # the summary_state row read (None: no summary yet)
+    rebuilt: bool
+    changed: list[date]  # months re-summed because their responses changed below the watermark
+    watermark: int  # the new one
+    above: int  # responses above the previous watermark
+    layout: Layout
+    fresh: list[_MonthCells]  # cells of months written anew
+    added: list[_MonthCells]  # cells added to the stored ones
+
+
+def _plan(connection: Connection, form: Any, *, rebuild: bool) -> _Plan:
+    """Read and tabulate what a rebuild (``rebuild``, a summary of none or of another
+    definition) or a refresh writes (module docstring); reads only."""
+    r = _RESPONSES.c
+    seen = _state(connection, form.id)
+    rebuilt = rebuild or seen is None or seen.definition != definition_of(form)
+    changed: list[date] = []
+    if rebuilt:
+        layout, old = Layout(), 0
+        new = _max_id(connection, form.id)
+        fresh = _collect(connection, form, layout, [r.id <= new])
+        added: list[_MonthCells] = []
+    else:
+        layout, old = Layout(seen.layout), int(seen.watermark)
+        changed = _changed_months(connection, form.id, old)
+        new = max(_max_id(connection, form.id), old)
+        month = month_start(r.submitted_at, connection.dialect.name)
+        fresh = _collect(connection, form, layout, [r.id <= new, month.in_(changed)])
+        added = _collect(connection, form, layout, [r.id > old, r.id <= new, ~month.in_(changed)])
+    above = connection.execute(
+        select(func.count()).where(r.form_id == form.id, r.id > old, r.id <= new)
+    ).scalar_one()
+    return _Plan(seen, rebuilt, changed, new, int(above), layout, fresh, added)
+
+
+def _apply(connection: Connection, form: Any, plan: _Plan) -> RefreshResult:
+    """Write a plan (behind the maintenance lock)."""
+    _delete(connection, form.id, None if plan.rebuilt else plan.changed)
+    _store(connection, form.id, plan.fresh, plan.layout, fresh=True)
+    _store(connection, form.id, plan.added, plan.layout, fresh=False)
+    _save_state(connection, form, plan.watermark, plan.layout, built=plan.rebuilt)
+    added = 0 if plan.rebuilt else plan.above
+    return RefreshResult(plan.rebuilt, added, tuple(plan.changed), plan.watermark)
 
 
 def rebuild(connection: Connection, form: Any) -> int:
@@ -712,7 +725,7 @@ def rebuild(connection: Connection, form: Any) -> int:
     Run inside a transaction (``engine.begin()``); returns the new watermark.
     """
     _lock(connection, form.id)
-    return _rebuild_locked(connection, form)
+    return _apply(connection, form, _plan(connection, form, rebuild=True)).watermark
 
 
 @dataclass(frozen=True, slots=True)
@@ -742,28 +755,10 @@ class RefreshResult:
 
 
 def refresh(connection: Connection, form: Any) -> RefreshResult:
-    """Bring the summary of ``form`` up to date (module docstring); inside a transaction."""
+    """Bring the summary of ``form`` up to date (module docstring); inside a transaction, which
+    holds the maintenance lock throughout (see :func:`refresh_in_steps`)."""
     _lock(connection, form.id)
-    state = connection.execute(
-        select(STATE.c.definition, STATE.c.watermark, STATE.c.layout).where(
-            STATE.c.form_id == form.id
-        )
-    ).first()
-    if state is None or state.definition != definition_of(form):
-        watermark = _rebuild_locked(connection, form)
-        return RefreshResult(True, 0, (), watermark)
-    old = int(state.watermark)
-    layout = Layout(state.layout)
-    r = _RESPONSES.c
-    changed = _changed_months(connection, form.id, old)
-    if changed:
-        _delete(connection, form.id, changed)
-        month = month_start(r.submitted_at, connection.dialect.name)
-        _add_responses(connection, form, layout, [r.id <= old, month.in_(changed)], fresh=True)
-    new = max(_max_id(connection, form.id), old)
-    added = _add_responses(connection, form, layout, [r.id > old, r.id <= new], fresh=False)
-    _save_state(connection, form, new, layout, built=False)
-    return RefreshResult(False, added, tuple(changed), new)
+    return _apply(connection, form, _plan(connection, form, rebuild=False))
 
 
 def refresh_in_steps(engine: Engine, form: Any, *, rebuild: bool = False) -> RefreshResult:
@@ -778,39 +773,15 @@ def refresh_in_steps(engine: Engine, form: Any, *, rebuild: bool = False) -> Ref
     written, ``skipped``), and writes the cells. The tabulated cells of every month to write are
     held in memory meanwhile (a few hundred MB for a rebuild at 10 million responses).
     """
-    r = _RESPONSES.c
     with engine.connect() as connection:
-        seen = _state(connection, form.id)
-        rebuilt = rebuild or seen is None or seen.definition != definition_of(form)
-        changed: list[date] = []
-        if rebuilt:
-            layout, old = Layout(), 0
-            new = _max_id(connection, form.id)
-            fresh = _collect(connection, form, layout, [r.id <= new])
-            added: list[_MonthCells] = []
-        else:
-            layout, old = Layout(seen.layout), int(seen.watermark)
-            changed = _changed_months(connection, form.id, old)
-            new = max(_max_id(connection, form.id), old)
-            month = month_start(r.submitted_at, connection.dialect.name)
-            fresh = _collect(connection, form, layout, [r.id <= new, month.in_(changed)])
-            added = _collect(
-                connection, form, layout, [r.id > old, r.id <= new, ~month.in_(changed)]
-            )
-        above = connection.execute(
-            select(func.count()).where(r.form_id == form.id, r.id > old, r.id <= new)
-        ).scalar_one()
+        plan = _plan(connection, form, rebuild=rebuild)
         connection.rollback()
     with engine.begin() as connection:
         _lock(connection, form.id)
         now = _state(connection, form.id)
-        if _state_key(now) != _state_key(seen):
+        if _state_key(now) != _state_key(plan.seen):
             return RefreshResult(False, 0, (), int(now.watermark) if now else 0, skipped=True)
-        _delete(connection, form.id, None if rebuilt else changed)
-        _store(connection, form.id, fresh, layout, fresh=True)
-        _store(connection, form.id, added, layout, fresh=False)
-        _save_state(connection, form, new, layout, built=rebuilt)
-    return RefreshResult(rebuilt, 0 if rebuilt else int(above), tuple(changed), new)
+        return _apply(connection, form, plan)
 
 
 def _state(connection: Connection, form_id: str) -> Any:

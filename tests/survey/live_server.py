@@ -146,8 +146,9 @@ class SipasServer:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _group_alive(pgid: int) -> bool:
-    """True while a process of group ``pgid`` runs (zombies waiting to be reaped do not)."""
+def processes() -> Iterator[tuple[int, list[str]]]:
+    """Every process as ``(pid, fields)``: ``/proc/<pid>/stat`` after the command name
+    (state, ppid, pgrp, ...); processes that end while being read are skipped."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -155,10 +156,12 @@ def _group_alive(pgid: int) -> bool:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rfind(")") + 2 :].split()  # state, ppid, pgrp, ...
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+        yield int(entry.name), stat[stat.rfind(")") + 2 :].split()
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while a process of group ``pgid`` runs (zombies waiting to be reaped do not)."""
+    return any(int(f[2]) == pgid and f[0] != "Z" for _pid, f in processes())
 
 
 @contextmanager

@@ -4,7 +4,6 @@ the CPU pinning of its workers (``survey/gunicorn_config.py``)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from survey import cli, gunicorn_config, serving
+
+from .live_server import free_port, processes
 
 
 def _served(monkeypatch, *args: str) -> list[str]:
@@ -126,25 +127,9 @@ def test_fork_hooks_pin_each_new_worker_to_its_cpu(monkeypatch):
     assert replacement.sipas_cpu == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _worker_cpus(master: int) -> list[set[int]]:
     """The CPU sets of the master's child processes (its workers)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat[stat.rfind(")") + 2 :].split()[1]) == master:
-            found.append(os.sched_getaffinity(int(entry.name)))
-    return found
+    return [os.sched_getaffinity(pid) for pid, f in processes() if int(f[1]) == master]
 
 
 def _listening_sockets(port: int) -> int:
@@ -193,7 +178,7 @@ def _gunicorn(argv: list[str], tmp_path: Path, ready: Callable[[int], bool]) -> 
 def test_gunicorn_workers_run_on_their_own_cpus(tmp_path, pin):
     """A real gunicorn with ``sipas serve``'s command line, one worker per CPU."""
     cpus = os.sched_getaffinity(0)
-    argv = serving.gunicorn_argv(f"127.0.0.1:{_free_port()}", len(cpus), pin_workers=pin)
+    argv = serving.gunicorn_argv(f"127.0.0.1:{free_port()}", len(cpus), pin_workers=pin)
     with _gunicorn(argv, tmp_path, lambda master: len(_worker_cpus(master)) == len(cpus)) as pid:
         workers = _worker_cpus(pid)
     if pin:
@@ -205,7 +190,7 @@ def test_gunicorn_workers_run_on_their_own_cpus(tmp_path, pin):
 @pytest.mark.parametrize("reuse_port", [True, False])
 def test_gunicorn_workers_listen_on_sockets_of_their_own(tmp_path, reuse_port):
     """With SO_REUSEPORT each of the 3 workers binds its own socket; without, they share one."""
-    port = _free_port()
+    port = free_port()
     argv = serving.gunicorn_argv(f"127.0.0.1:{port}", 3, pin_workers=False, reuse_port=reuse_port)
     expected = 3 if reuse_port else 1
 
